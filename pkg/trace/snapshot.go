@@ -1,0 +1,34 @@
+package trace
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// Snapshot is the API state one trace needs, however it was read (a live
+// cluster or files). pkg/cluster fills it; Analyze only reads it.
+type Snapshot struct {
+	Service *corev1.Service
+	// Slices are every EndpointSlice labelled
+	// kubernetes.io/service-name=<service>, of every address type.
+	Slices []discoveryv1.EndpointSlice
+	// Pods are the pods in the Service's namespace that its selector
+	// matches (empty for a selector-less Service), plus any pod an
+	// EndpointSlice names in a targetRef when the reader could fetch it.
+	Pods []corev1.Pod
+	// Nodes holds the nodes that host endpoints or matched pods, by name.
+	// A missing entry means the node was not read (or does not exist).
+	Nodes map[string]*corev1.Node
+	// Source is "cluster" or "files".
+	Source string
+	// Warnings are problems the reader met (unreadable objects, Endpoints
+	// converted because no EndpointSlice was given).
+	Warnings []string
+}
+
+// Options are the engine's knobs, already parsed from flags.
+type Options struct {
+	// Port restricts the trace to one service port, by name or number
+	// ("" = all ports).
+	Port string
+}
