@@ -41,7 +41,9 @@ func cond(ready, serving, terminating bool) epOpt {
 
 func onNode(n string) epOpt { return func(e *discoveryv1.Endpoint) { e.NodeName = ptr.To(n) } }
 func forPod(p string) epOpt {
-	return func(e *discoveryv1.Endpoint) { e.TargetRef = &corev1.ObjectReference{Kind: "Pod", Name: p, Namespace: "default"} }
+	return func(e *discoveryv1.Endpoint) {
+		e.TargetRef = &corev1.ObjectReference{Kind: "Pod", Name: p, Namespace: "default"}
+	}
 }
 
 func ep(ip string, opts ...epOpt) discoveryv1.Endpoint {
