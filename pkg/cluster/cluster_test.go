@@ -56,7 +56,7 @@ func TestLiveRequestsAreBounded(t *testing.T) {
 					t.Errorf("pods listed outside the service namespace: %q", a.GetNamespace())
 				}
 			}
-			if max := 3 + DefaultMaxNodeGets; len(verbs) > max {
+			if max := 4 + DefaultMaxNodeGets; len(verbs) > max {
 				t.Errorf("%d requests for %d nodes (max %d): %v", len(verbs), nodes, max, verbs)
 			}
 			if len(snap.Pods) != nodes {

@@ -28,6 +28,7 @@ type Objects struct {
 	Endpoints      []corev1.Endpoints
 	Pods           []corev1.Pod
 	Nodes          []corev1.Node
+	Events         []corev1.Event
 	// Warnings name objects that were skipped and why.
 	Warnings []string
 }
@@ -117,6 +118,12 @@ func (o *Objects) add(info *resource.Info) error {
 			return err
 		}
 		o.Nodes = append(o.Nodes, n)
+	case schema.GroupVersionKind{Version: "v1", Kind: "Event"}:
+		var e corev1.Event
+		if err := convert(&e); err != nil {
+			return err
+		}
+		o.Events = append(o.Events, e)
 	default:
 		if gvk.Kind == "EndpointSlice" {
 			o.Warnings = append(o.Warnings, where+": only discovery.k8s.io/v1 EndpointSlices are read; skipped")
@@ -204,6 +211,7 @@ func (o *Objects) Snapshot(svc *corev1.Service) *trace.Snapshot {
 			}
 		}
 	}
+	snap.Events = podEvents(o.Events, snap.Pods)
 	want := map[string]bool{}
 	for _, n := range nodeNames(snap) {
 		want[n] = true

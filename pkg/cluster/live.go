@@ -15,6 +15,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
@@ -24,7 +25,8 @@ import (
 // DefaultMaxNodeGets is how many nodes Live fetches one by one before it
 // lists all nodes in a single request instead. Either way a trace costs a
 // bounded number of requests: 1 Service get + 1 slice list + 1 pod list +
-// at most DefaultMaxNodeGets node gets (or 1 node list).
+// 1 event list (only when a pod is not ready) + at most DefaultMaxNodeGets
+// node gets (or 1 node list).
 const DefaultMaxNodeGets = 8
 
 // Reader reads the snapshot of one Service.
@@ -85,11 +87,58 @@ func (l *Live) Snapshot(ctx context.Context, namespace, name string) (*trace.Sna
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if anyPodNotReady(snap.Pods) {
+		// One more request, only when it can explain something: the
+		// kubelet's probe-failure events carry the probe's output.
+		list, err := l.Client.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.Set{"involvedObject.kind": "Pod", "reason": "Unhealthy"}.String(),
+		})
+		if err != nil {
+			snap.Warnings = append(snap.Warnings, "cannot list events in namespace "+namespace+": "+err.Error()+"; probe failure messages are not shown")
+		} else {
+			snap.Events = podEvents(list.Items, snap.Pods)
+		}
+	}
 	names := nodeNames(snap)
 	if err := l.readNodes(ctx, snap, names); err != nil {
 		snap.Warnings = append(snap.Warnings, "cannot read nodes: "+err.Error()+"; node readiness is not shown")
 	}
 	return snap, nil
+}
+
+func anyPodNotReady(pods []corev1.Pod) bool {
+	for i := range pods {
+		ready := false
+		for _, c := range pods[i].Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		if !ready {
+			return true
+		}
+	}
+	return false
+}
+
+// podEvents keeps the events about the given pods.
+func podEvents(events []corev1.Event, pods []corev1.Pod) []corev1.Event {
+	names := map[string]bool{}
+	for _, p := range pods {
+		names[p.Namespace+"/"+p.Name] = true
+	}
+	var out []corev1.Event
+	for _, e := range events {
+		io := e.InvolvedObject
+		ns := io.Namespace
+		if ns == "" {
+			ns = e.Namespace
+		}
+		if io.Kind == "Pod" && names[ns+"/"+io.Name] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // nodeNames are the nodes hosting endpoints or matched pods, sorted.

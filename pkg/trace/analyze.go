@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -384,8 +385,8 @@ func (a *analysis) explainEndpoint(ep *Endpoint) {
 			parts = append(parts, "terminating and no longer serving")
 		}
 		if pod != nil {
-			problems := podProblems(pod)
-			ep.NotReadyContainers = containerProblems(pod)
+			problems := podProblems(pod, a.snap.Events)
+			ep.NotReadyContainers = containerProblems(pod, a.snap.Events)
 			parts = append(parts, problems...)
 		} else if ep.Pod == "" {
 			parts = append(parts, "ready condition is false in the EndpointSlice")
@@ -430,7 +431,7 @@ func podIPs(p *corev1.Pod) []string {
 
 // containerProblems lists the containers (and restartable init "sidecar"
 // containers) that are not ready, with the reason the kubelet reports.
-func containerProblems(p *corev1.Pod) []ContainerProblem {
+func containerProblems(p *corev1.Pod, events []corev1.Event) []ContainerProblem {
 	probes := map[string]*corev1.Probe{}
 	for _, c := range p.Spec.Containers {
 		probes[c.Name] = c.ReadinessProbe
@@ -459,6 +460,9 @@ func containerProblems(p *corev1.Pod) []ContainerProblem {
 				cp.Reason = "startup probe has not succeeded yet"
 			case probes[cs.Name] != nil:
 				cp.Reason = "readiness probe failing (" + describeProbe(probes[cs.Name]) + ")"
+				if msg := lastProbeFailure(events, p, cs.Name); msg != "" {
+					cp.Reason += ": " + strconv.Quote(msg)
+				}
 			default:
 				cp.Reason = "not ready"
 			}
@@ -469,6 +473,46 @@ func containerProblems(p *corev1.Pod) []ContainerProblem {
 		out = append(out, cp)
 	}
 	return out
+}
+
+// lastProbeFailure returns the newest "Readiness probe failed: …" event
+// message the kubelet recorded for a container of the pod (the kubelet's
+// prober emits reason Unhealthy with fieldPath spec.containers{NAME}).
+func lastProbeFailure(events []corev1.Event, p *corev1.Pod, container string) string {
+	var best *corev1.Event
+	for i := range events {
+		e := &events[i]
+		io := e.InvolvedObject
+		if io.Kind != "Pod" || io.Name != p.Name || (io.UID != "" && p.UID != "" && io.UID != p.UID) {
+			continue
+		}
+		if e.Reason != "Unhealthy" || !strings.HasPrefix(e.Message, "Readiness probe failed") {
+			continue
+		}
+		if io.FieldPath != "" && io.FieldPath != "spec.containers{"+container+"}" {
+			continue
+		}
+		if best == nil || eventTime(e).After(eventTime(best)) {
+			best = e
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	msg := strings.TrimSpace(strings.TrimPrefix(best.Message, "Readiness probe failed:"))
+	return firstLine(msg)
+}
+
+func eventTime(e *corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
+		return e.Series.LastObservedTime.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }
 
 func firstLine(s string) string {
@@ -493,7 +537,7 @@ func describeProbe(p *corev1.Probe) string {
 }
 
 // podProblems explains, in order of precedence, why a pod is not ready.
-func podProblems(p *corev1.Pod) []string {
+func podProblems(p *corev1.Pod, events []corev1.Event) []string {
 	var out []string
 	if p.DeletionTimestamp != nil {
 		out = append(out, "pod is terminating")
@@ -515,7 +559,7 @@ func podProblems(p *corev1.Pod) []string {
 			return append(out, msg)
 		}
 	}
-	for _, cp := range containerProblems(p) {
+	for _, cp := range containerProblems(p, events) {
 		s := fmt.Sprintf("container %s %s", cp.Name, cp.Reason)
 		if cp.Restarts > 0 {
 			s += fmt.Sprintf(", %d restarts", cp.Restarts)
@@ -576,7 +620,7 @@ func (a *analysis) pods() {
 				why = append(why, "pod is terminal (phase "+string(p.Status.Phase)+"), so the EndpointSlice controller skips it")
 			case len(ips) == 0:
 				w := "pod has no IP yet"
-				if pr := podProblems(p); len(pr) > 0 {
+				if pr := podProblems(p, a.snap.Events); len(pr) > 0 {
 					w += " (" + strings.Join(pr, "; ") + ")"
 				}
 				why = append(why, w)
@@ -586,8 +630,8 @@ func (a *analysis) pods() {
 				why = append(why, "not in any EndpointSlice yet (the EndpointSlice controller may be lagging or not running)")
 			}
 		} else if !tp.Ready {
-			why = podProblems(p)
-			tp.NotReadyContainers = containerProblems(p)
+			why = podProblems(p, a.snap.Events)
+			tp.NotReadyContainers = containerProblems(p, a.snap.Events)
 		}
 		tp.Reason = strings.Join(why, "; ")
 		a.t.Pods = append(a.t.Pods, tp)

@@ -3,6 +3,7 @@ package trace
 import (
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -316,10 +317,17 @@ func TestFindings(t *testing.T) {
 				Pods: []corev1.Pod{pod("p1", "10.0.0.1", false, func(p *corev1.Pod) {
 					p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/var/ready"}}}}
 					p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Ready: false, Started: ptr.To(true), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
-				})}},
+				})},
+				Events: []corev1.Event{
+					probeEvent("p1", "app", "Readiness probe failed: old message", 1),
+					probeEvent("p1", "app", "Readiness probe failed: cat: can't open '/var/ready': No such file or directory\n", 2),
+					probeEvent("p1", "other", "Readiness probe failed: another container", 3),
+					probeEvent("p2", "app", "Readiness probe failed: another pod", 4),
+				}},
 			code: CodeNoReadyEndpoints, sev: SeverityError,
 			check: func(t *testing.T, tr *ServiceTrace) {
-				if !strings.Contains(tr.Endpoints[0].Reason, "readiness probe failing (exec cat /var/ready)") {
+				want := `readiness probe failing (exec cat /var/ready): "cat: can't open '/var/ready': No such file or directory"`
+				if !strings.Contains(tr.Endpoints[0].Reason, want) {
 					t.Errorf("reason: %q", tr.Endpoints[0].Reason)
 				}
 			},
@@ -537,5 +545,14 @@ func TestSessionAffinityDefaultTimeout(t *testing.T) {
 	tr := analyze(t, &Snapshot{Service: svc("web", func(s *corev1.Service) { s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP })})
 	if tr.Service.SessionAffinityTimeoutSeconds == nil || *tr.Service.SessionAffinityTimeoutSeconds != 10800 {
 		t.Errorf("want the API default 10800s, got %v", tr.Service.SessionAffinityTimeoutSeconds)
+	}
+}
+
+func probeEvent(pod, container, msg string, minute int) corev1.Event {
+	return corev1.Event{
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: pod, Namespace: "default", FieldPath: "spec.containers{" + container + "}"},
+		Reason:         "Unhealthy",
+		Message:        msg,
+		LastTimestamp:  metav1.NewTime(time.Date(2026, 1, 1, 0, minute, 0, 0, time.UTC)),
 	}
 }

@@ -19,6 +19,10 @@ type Snapshot struct {
 	// Nodes holds the nodes that host endpoints or matched pods, by name.
 	// A missing entry means the node was not read (or does not exist).
 	Nodes map[string]*corev1.Node
+	// Events are probe-failure events (reason Unhealthy) of the matched
+	// pods, read only when some pod is not ready; they carry the probe's
+	// own output ("Readiness probe failed: …").
+	Events []corev1.Event
 	// Source is "cluster" or "files".
 	Source string
 	// Warnings are problems the reader met (unreadable objects, Endpoints
