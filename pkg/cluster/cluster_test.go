@@ -89,7 +89,7 @@ func TestLiveNotFoundAndForbidden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snap.Warnings) != 1 || !strings.Contains(snap.Warnings[0], "cannot list pods") {
+	if len(snap.Warnings) != 1 || !strings.Contains(snap.Warnings[0], "cannot list pods") || !snap.PodsUnavailable {
 		t.Errorf("want a warning about pods, got %v", snap.Warnings)
 	}
 }

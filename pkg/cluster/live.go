@@ -76,6 +76,7 @@ func (l *Live) Snapshot(ctx context.Context, namespace, name string) (*trace.Sna
 				if apierrors.IsForbidden(err) {
 					// The trace still works from the slices; say what is missing.
 					snap.Warnings = append(snap.Warnings, "cannot list pods in namespace "+namespace+" (forbidden): pod details and selector checks are skipped")
+					snap.PodsUnavailable = true
 					return nil
 				}
 				return fmt.Errorf("listing pods of service %s/%s: %w", namespace, name, err)

@@ -779,7 +779,7 @@ func (a *analysis) findings() {
 		a.add(Finding{Code: CodeNoSelectorNoEndpoints, Severity: SeverityError,
 			Message: fmt.Sprintf("service %s has no selector and no EndpointSlices: nothing backs it, connections are rejected", nsName),
 			Advice:  "add a selector, or create an EndpointSlice labelled kubernetes.io/service-name=" + svc.Name + " (or an Endpoints object of the same name) listing the backends"})
-	case hasSelector && len(pods) == 0:
+	case hasSelector && len(pods) == 0 && !a.snap.PodsUnavailable:
 		a.add(Finding{Code: CodeSelectorMatchesNoPods, Severity: SeverityError,
 			Message: fmt.Sprintf("selector %s matches no pod in namespace %s", labels.SelectorFromSet(svc.Spec.Selector).String(), svc.Namespace),
 			Advice:  "compare the selector with the pod template labels (kubectl get pods -n " + svc.Namespace + " --show-labels); a typo or a missing label leaves the Service with no endpoints"})
@@ -916,7 +916,7 @@ func contains(xs []string, x string) bool {
 // targetPorts no container declares.
 func (a *analysis) portFindings() {
 	pods := a.matchedPods()
-	if len(pods) == 0 {
+	if len(pods) == 0 || a.snap.PodsUnavailable {
 		return
 	}
 	for _, sp := range a.ports {

@@ -556,3 +556,11 @@ func probeEvent(pod, container, msg string, minute int) corev1.Event {
 		LastTimestamp:  metav1.NewTime(time.Date(2026, 1, 1, 0, minute, 0, 0, time.UTC)),
 	}
 }
+
+func TestPodsUnavailableSkipsPodFindings(t *testing.T) {
+	tr := analyze(t, &Snapshot{Service: svc("web"), PodsUnavailable: true,
+		Slices: []discoveryv1.EndpointSlice{slice("a", discoveryv1.AddressTypeIPv4, []discoveryv1.EndpointPort{port("", 8080)}, ep("10.0.0.1"))}})
+	if len(tr.Findings) != 0 {
+		t.Errorf("unreadable pods must not produce pod findings: %+v", tr.Findings)
+	}
+}

@@ -16,6 +16,9 @@ type Snapshot struct {
 	// matches (empty for a selector-less Service), plus any pod an
 	// EndpointSlice names in a targetRef when the reader could fetch it.
 	Pods []corev1.Pod
+	// PodsUnavailable is set when the pods could not be read (e.g. no
+	// permission): pod-based findings are then skipped, not guessed.
+	PodsUnavailable bool
 	// Nodes holds the nodes that host endpoints or matched pods, by name.
 	// A missing entry means the node was not read (or does not exist).
 	Nodes map[string]*corev1.Node
