@@ -23,6 +23,8 @@ import (
 // Objects are API objects read from files (kubectl get -o yaml|json output,
 // Lists, multi-document YAML).
 type Objects struct {
+	// Source is "files" (the default) or "cluster" for a bulk live read.
+	Source         string
 	Services       []corev1.Service
 	EndpointSlices []discoveryv1.EndpointSlice
 	Endpoints      []corev1.Endpoints
@@ -185,7 +187,11 @@ func (o *Objects) Snapshot(svc *corev1.Service) *trace.Snapshot {
 	ns := serviceNamespace(svc)
 	svc = svc.DeepCopy()
 	svc.Namespace = ns
-	snap := &trace.Snapshot{Service: svc, Source: "files", Nodes: map[string]*corev1.Node{}, Warnings: append([]string(nil), o.Warnings...)}
+	source := o.Source
+	if source == "" {
+		source = "files"
+	}
+	snap := &trace.Snapshot{Service: svc, Source: source, Nodes: map[string]*corev1.Node{}, Warnings: append([]string(nil), o.Warnings...)}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		return snap
 	}

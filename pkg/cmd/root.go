@@ -110,12 +110,13 @@ Objects are read from the cluster in the current context, or from files with -f
 	})
 
 	cmd.AddCommand(NewCmdVersion(streams))
+	cmd.AddCommand(NewCmdCheck(streams, f.ConfigFlags))
 	return cmd
 }
 
 // AddFlags registers the trace flags.
 func (f *TraceFlags) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVarP(&f.Output, "output", "o", "tree", "Output format: tree, wide, json or yaml.")
+	fs.StringVarP(&f.Output, "output", "o", "tree", "Output format: tree, wide, json, yaml, mermaid or dot.")
 	fs.StringVar(&f.Port, "port", "", "Trace only this service port, by name or number.")
 	fs.StringSliceVarP(&f.Filenames, "filename", "f", nil, "Read objects from these files, directories or URLs instead of the cluster (kubectl get -o yaml|json output; - for stdin). Repeatable.")
 	fs.BoolVarP(&f.Recursive, "recursive", "R", false, "Process the directories given with -f recursively.")

@@ -22,10 +22,24 @@ const (
 	FormatWide Format = "wide"
 	FormatJSON Format = "json"
 	FormatYAML Format = "yaml"
+	// FormatMermaid and FormatDOT draw the path as a graph.
+	FormatMermaid Format = "mermaid"
+	FormatDOT     Format = "dot"
+	// FormatTable, FormatJUnit and FormatMarkdown are check's formats.
+	FormatTable    Format = "table"
+	FormatJUnit    Format = "junit"
+	FormatMarkdown Format = "markdown"
 )
 
 // TraceFormats are the -o values the trace command accepts.
-func TraceFormats() []Format { return []Format{FormatTree, FormatWide, FormatJSON, FormatYAML} }
+func TraceFormats() []Format {
+	return []Format{FormatTree, FormatWide, FormatJSON, FormatYAML, FormatMermaid, FormatDOT}
+}
+
+// CheckFormats are the -o values the check command accepts.
+func CheckFormats() []Format {
+	return []Format{FormatTable, FormatJSON, FormatYAML, FormatJUnit, FormatMarkdown}
+}
 
 // ParseFormat validates an -o value against the allowed set.
 func ParseFormat(s string, allowed []Format) (Format, error) {

@@ -24,6 +24,10 @@ func ServiceTrace(w io.Writer, t *trace.ServiceTrace, o Options) error {
 		return YAML(w, t)
 	case FormatWide:
 		return serviceWide(w, t, style{on: o.Color})
+	case FormatMermaid:
+		return Mermaid(w, t)
+	case FormatDOT:
+		return DOT(w, t)
 	default:
 		return writeTree(w, serviceTree(t, style{on: o.Color}))
 	}

@@ -54,27 +54,32 @@ const (
 	CodeLoadBalancerProxyMode = "LoadBalancerIPModeProxy"
 )
 
-// AllCodes lists every finding code with its default severity, for the
-// documentation and for validating --ignore.
-var AllCodes = []struct {
+// CodeInfo is a finding code and its default severity.
+type CodeInfo struct {
 	Code     string
 	Severity Severity
-}{
-	{CodeSelectorMatchesNoPods, SeverityError},
-	{CodePodsNotInEndpoints, SeverityWarning},
-	{CodeNoReadyEndpoints, SeverityError},
-	{CodeOnlyTerminatingEndpoints, SeverityWarning},
-	{CodeSomeEndpointsNotReady, SeverityWarning},
-	{CodeNamedPortUnresolved, SeverityWarning},
-	{CodeNoSelectorNoEndpoints, SeverityError},
-	{CodeExternalNameService, SeverityInfo},
-	{CodeHeadlessService, SeverityInfo},
-	{CodeExternalTrafficPolicyLocal, SeverityInfo},
-	{CodeInternalTrafficPolicyLocal, SeverityInfo},
-	{CodeLoadBalancerPending, SeverityWarning},
-	{CodePortMismatch, SeverityWarning},
-	{CodeProtocolMismatch, SeverityWarning},
-	{CodeNodeNotReady, SeverityWarning},
-	{CodePortHasNoEndpoints, SeverityError},
-	{CodeLoadBalancerProxyMode, SeverityInfo},
+}
+
+// AllCodes lists every finding code with its default severity, for the
+// documentation and for validating --ignore.
+func AllCodes() []CodeInfo {
+	return []CodeInfo{
+		{CodeSelectorMatchesNoPods, SeverityError},
+		{CodePodsNotInEndpoints, SeverityWarning},
+		{CodeNoReadyEndpoints, SeverityError},
+		{CodeOnlyTerminatingEndpoints, SeverityWarning},
+		{CodeSomeEndpointsNotReady, SeverityWarning},
+		{CodeNamedPortUnresolved, SeverityWarning},
+		{CodeNoSelectorNoEndpoints, SeverityError},
+		{CodeExternalNameService, SeverityInfo},
+		{CodeHeadlessService, SeverityInfo},
+		{CodeExternalTrafficPolicyLocal, SeverityInfo},
+		{CodeInternalTrafficPolicyLocal, SeverityInfo},
+		{CodeLoadBalancerPending, SeverityWarning},
+		{CodePortMismatch, SeverityWarning},
+		{CodeProtocolMismatch, SeverityWarning},
+		{CodeNodeNotReady, SeverityWarning},
+		{CodePortHasNoEndpoints, SeverityError},
+		{CodeLoadBalancerProxyMode, SeverityInfo},
+	}
 }
