@@ -1,0 +1,1209 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Evaluate walks the first packet of a new connection through a node's
+// iptables rules the way the kernel does and returns every outcome.
+//
+// The walk follows the netfilter hooks in priority order (raw, mangle, nat,
+// filter, security) for the entry hook, makes the routing decision on the
+// post-DNAT destination (local delivery → INPUT, otherwise FORWARD and
+// POSTROUTING; a locally sent packet to a local address loops back through
+// PREROUTING and INPUT on lo), and within a table follows -j, -g and RETURN
+// to the built-in chain's policy. NAT targets end the nat table's walk at
+// that hook, as NF_ACCEPT does in the kernel.
+//
+// `-m statistic` rules fork the walk; each branch carries the exact
+// probability (see ExactProbability). `-m recent --rcheck/--update` forks
+// into a sticky branch (the client already has an affinity entry) and the
+// fresh-client branch, unless EvalInput.Affinity says which. A rule with a
+// condition the evaluator cannot decide is never treated as a match: it is
+// skipped, the branch is marked uncertain and a warning names the rule.
+//
+// This mirrors, and extends to the whole node, the tracer kube-proxy's own
+// tests use (iptablesTracer/tracePacket in pkg/proxy/iptables/proxier_test.go).
+func Evaluate(in EvalInput) (*Result, error) {
+	e, err := newEvaluator(in)
+	if err != nil {
+		return nil, err
+	}
+	e.run()
+	return e.result(), nil
+}
+
+type evaluator struct {
+	in       EvalInput
+	family   Family
+	tables   map[Table][]*TableRules
+	local    []netip.Prefix
+	proto    uint32
+	max      int
+	done     []*machine
+	warnings []Warning
+	warned   map[string]bool
+	pruned   bool
+}
+
+func newEvaluator(in EvalInput) (*evaluator, error) {
+	p := in.Packet
+	if !p.Src.IsValid() || !p.Dst.IsValid() {
+		return nil, errors.New("source and destination addresses are required")
+	}
+	p.Src, p.Dst = p.Src.Unmap(), p.Dst.Unmap()
+	if p.Src.Is4() != p.Dst.Is4() {
+		return nil, fmt.Errorf("source %s and destination %s are of different IP families", p.Src, p.Dst)
+	}
+	in.Packet = p
+	proto := strings.ToLower(p.Proto)
+	if proto == "" {
+		proto = "tcp"
+	}
+	var pn uint32
+	switch proto {
+	case "tcp":
+		pn = protoTCP
+	case "udp":
+		pn = protoUDP
+	case "sctp":
+		pn = protoSCTP
+	default:
+		return nil, fmt.Errorf("protocol %q: want tcp, udp or sctp", p.Proto)
+	}
+	in.Packet.Proto = proto
+	if p.DstPort == 0 {
+		return nil, errors.New("destination port is required")
+	}
+	switch in.Hook {
+	case HookPrerouting, HookOutput:
+	case "":
+		in.Hook = HookPrerouting
+	default:
+		return nil, fmt.Errorf("hook %q: want prerouting or output", in.Hook)
+	}
+	fam := IPv4
+	if p.Dst.Is6() {
+		fam = IPv6
+	}
+	e := &evaluator{in: in, family: fam, tables: map[Table][]*TableRules{}, proto: pn, warned: map[string]bool{}}
+	e.max = in.MaxBranches
+	if e.max <= 0 {
+		e.max = 4096
+	}
+	used := 0
+	for _, rs := range in.Rulesets {
+		if rs == nil {
+			continue
+		}
+		if rs.Family != FamilyUnknown && rs.Family != fam {
+			continue
+		}
+		used++
+		for _, t := range rs.Tables {
+			if prev := e.tables[t.Name]; len(prev) > 0 && prev[len(prev)-1].rs != rs {
+				e.warn(Warning{Source: rs.Source, Table: t.Name, Message: fmt.Sprintf(
+					"table %s is also in %s: the kernel runs both (legacy and nft side by side?); walking them in the order given",
+					t.Name, sourceName(prev[0].rs.Source))})
+			}
+			if len(e.tables[t.Name]) > 0 && e.tables[t.Name][len(e.tables[t.Name])-1].rs == rs {
+				continue // a repeated table in one dump: the first counts (warned at parse)
+			}
+			e.tables[t.Name] = append(e.tables[t.Name], t)
+		}
+	}
+	if used == 0 {
+		return nil, fmt.Errorf("no %s rules given (the rulesets are for the other IP family)", fam)
+	}
+	for _, t := range []Table{TableNAT, TableFilter} {
+		if len(e.tables[t]) == 0 {
+			e.warn(Warning{Table: t, Message: fmt.Sprintf("no %s table in the input: its rules were not evaluated", t)})
+		}
+	}
+	if fam == IPv4 {
+		e.local = append(e.local, netip.MustParsePrefix("127.0.0.0/8"))
+	} else {
+		e.local = append(e.local, netip.MustParsePrefix("::1/128"))
+	}
+	for _, a := range in.NodeIPs {
+		a = a.Unmap()
+		if a.IsValid() && a.Is4() == (fam == IPv4) {
+			e.local = append(e.local, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return e, nil
+}
+
+func (e *evaluator) warn(w Warning) {
+	key := w.String()
+	if e.warned[key] {
+		return
+	}
+	e.warned[key] = true
+	e.warnings = append(e.warnings, w)
+}
+
+func (e *evaluator) warnRule(r *Rule, msg string) {
+	e.warn(Warning{Source: r.chain.table.rs.Source, Line: r.Line(), Table: r.Table(), Chain: r.Chain(), Rule: r.Num(), Message: msg})
+}
+
+func (e *evaluator) isLocal(a netip.Addr) bool {
+	for _, p := range e.local {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// stage is one table's built-in chain at one hook, or the routing decision.
+type stage struct {
+	table Table
+	chain string
+	route bool
+}
+
+func st(t Table, c string) stage { return stage{table: t, chain: c} }
+
+// The hook sequences (net/netfilter priorities: raw -300, conntrack -200,
+// mangle -150, nat dst -100, filter 0, security 50, nat src 100).
+var (
+	stagesPrerouting = []stage{st(TableRaw, "PREROUTING"), st(TableMangle, "PREROUTING"), st(TableNAT, "PREROUTING"), {route: true}}
+	stagesInput      = []stage{st(TableMangle, "INPUT"), st(TableFilter, "INPUT"), st(TableSecurity, "INPUT"), st(TableNAT, "INPUT")}
+	stagesForward    = []stage{st(TableMangle, "FORWARD"), st(TableFilter, "FORWARD"), st(TableSecurity, "FORWARD"), st(TableMangle, "POSTROUTING"), st(TableNAT, "POSTROUTING")}
+	stagesOutput     = []stage{st(TableRaw, "OUTPUT"), st(TableMangle, "OUTPUT"), st(TableNAT, "OUTPUT"), {route: true},
+		st(TableFilter, "OUTPUT"), st(TableSecurity, "OUTPUT"), st(TableMangle, "POSTROUTING"), st(TableNAT, "POSTROUTING")}
+	// A locally sent packet to a local address comes back in on lo: raw
+	// and mangle PREROUTING run again, nat does not (the connection's
+	// NAT is already set up), then INPUT.
+	stagesLoopback = []stage{st(TableRaw, "PREROUTING"), st(TableMangle, "PREROUTING"),
+		st(TableMangle, "INPUT"), st(TableFilter, "INPUT"), st(TableSecurity, "INPUT")}
+)
+
+type frame struct {
+	ch  *Chain
+	idx int
+}
+
+// machine is one branch of the walk. Forks copy it.
+type machine struct {
+	// packet state
+	src, dst     netip.Addr
+	sport, dport uint16
+	origDst      netip.Addr
+	origDport    uint16
+	mark, ctmark uint32
+	dnat         bool
+	dnatTo       string
+	dnatChain    string
+	snat         bool
+	snatTo       string
+	accepted     bool
+	inIface      string
+	outIface     string
+	inKnown      bool
+	outKnown     bool
+
+	// position
+	stages   []stage
+	stageIdx int
+	sub      []*TableRules // remaining tables of the current stage
+	tbl      *TableRules
+	base     *Chain
+	stack    []frame
+	routed   bool
+	loopback bool
+
+	// record
+	steps      []Step
+	decisions  []decision
+	prob       *big.Rat
+	sticky     bool
+	conditions []string
+	uncertain  bool
+	verdict    Verdict
+	finished   bool
+}
+
+// decision records a fork: at which step it happened and what was chosen.
+type decision struct {
+	step  int
+	label string
+	prob  *big.Rat // conditional probability of this choice; nil = sticky
+}
+
+func (m *machine) clone() *machine {
+	c := *m
+	c.stages = append([]stage(nil), m.stages...)
+	c.sub = append([]*TableRules(nil), m.sub...)
+	c.stack = append([]frame(nil), m.stack...)
+	c.steps = append([]Step(nil), m.steps...)
+	c.decisions = append([]decision(nil), m.decisions...)
+	c.conditions = append([]string(nil), m.conditions...)
+	c.prob = new(big.Rat).Set(m.prob)
+	return &c
+}
+
+func (e *evaluator) run() {
+	p := e.in.Packet
+	m := &machine{
+		src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort,
+		origDst: p.Dst, origDport: p.DstPort, mark: p.Mark,
+		prob: big.NewRat(1, 1),
+	}
+	if e.in.Hook == HookOutput {
+		m.stages = append(m.stages, stagesOutput...)
+		m.inIface, m.inKnown = "", true // locally generated: no input interface
+		e.setOutIface(m)
+	} else {
+		m.stages = append(m.stages, stagesPrerouting...)
+		m.inIface, m.inKnown = p.InIface, p.InIface != ""
+		m.outIface, m.outKnown = "", true // no output interface before routing
+	}
+	work := []*machine{m}
+	for len(work) > 0 {
+		m := work[len(work)-1]
+		work = work[:len(work)-1]
+		forks := e.step(m)
+		if m.finished {
+			e.done = append(e.done, m)
+			continue
+		}
+		// Depth-first, in rule order: push alternatives in reverse so the
+		// first choice runs first.
+		if len(forks) > 0 {
+			if len(e.done)+len(work)+len(forks) > e.max {
+				e.pruned = true
+				forks = forks[:1]
+			}
+			for i := len(forks) - 1; i >= 0; i-- {
+				work = append(work, forks[i])
+			}
+			continue
+		}
+		work = append(work, m)
+	}
+	if e.pruned {
+		e.warn(Warning{Message: fmt.Sprintf("more than %d branches: some alternatives were not explored", e.max)})
+	}
+}
+
+// setOutIface fills in the output interface for a locally routed packet.
+func (e *evaluator) setOutIface(m *machine) {
+	if e.isLocal(m.dst) {
+		m.outIface, m.outKnown = "lo", true
+	} else {
+		m.outIface, m.outKnown = e.in.Packet.OutIface, e.in.Packet.OutIface != ""
+	}
+}
+
+// maxDepth bounds chain nesting; the kernel refuses loops at load time, so
+// only a malformed dump gets here.
+const maxDepth = 128
+
+// step runs m until it finishes or forks. On a fork it returns the
+// alternatives (m itself is abandoned).
+func (e *evaluator) step(m *machine) []*machine {
+	for !m.finished {
+		if len(m.stack) == 0 {
+			if !e.nextChain(m) {
+				e.finish(m)
+				return nil
+			}
+			continue
+		}
+		f := &m.stack[len(m.stack)-1]
+		if f.idx >= len(f.ch.Rules) {
+			e.popChain(m)
+			continue
+		}
+		r := &f.ch.Rules[f.idx]
+		f.idx++
+		res, forks := e.match(m, r)
+		switch res {
+		case matchNo:
+			continue
+		case matchFork:
+			return e.fork(m, r, forks)
+		}
+		e.apply(m, r)
+	}
+	return nil
+}
+
+// nextChain enters the next table's built-in chain of the hook sequence.
+func (e *evaluator) nextChain(m *machine) bool {
+	for {
+		if len(m.sub) > 0 {
+			t := m.sub[0]
+			m.sub = m.sub[1:]
+			st := m.stages[m.stageIdx-1]
+			ch := t.Chain(st.chain)
+			if ch == nil {
+				continue
+			}
+			m.tbl, m.base = t, ch
+			m.stack = append(m.stack[:0], frame{ch: ch})
+			return true
+		}
+		if m.stageIdx >= len(m.stages) {
+			return false
+		}
+		st := m.stages[m.stageIdx]
+		m.stageIdx++
+		if st.route {
+			e.route(m)
+			continue
+		}
+		m.sub = append(m.sub[:0], e.tables[st.table]...)
+	}
+}
+
+// route is the routing decision after PREROUTING (or the reroute after nat
+// OUTPUT): local delivery when the (post-DNAT) destination is one of the
+// node's addresses.
+func (e *evaluator) route(m *machine) {
+	local := e.isLocal(m.dst)
+	m.routed = true
+	if e.in.Hook == HookOutput {
+		e.setOutIface(m)
+		if local {
+			m.loopback = true
+		}
+		return
+	}
+	if local {
+		m.outIface, m.outKnown = "", true
+		m.stages = append(m.stages, stagesInput...)
+	} else {
+		m.outIface, m.outKnown = e.in.Packet.OutIface, e.in.Packet.OutIface != ""
+		m.stages = append(m.stages, stagesForward...)
+	}
+}
+
+// popChain returns from the current chain (its end or RETURN): to the
+// caller, or at the built-in chain to its policy.
+func (e *evaluator) popChain(m *machine) {
+	m.stack = m.stack[:len(m.stack)-1]
+	if len(m.stack) > 0 {
+		return
+	}
+	// End of the built-in chain: its policy decides.
+	if m.base.Policy == "DROP" {
+		m.steps = append(m.steps, Step{Source: m.tbl.rs.Source, Table: m.tbl.Name, Chain: m.base.Name, Line: m.base.Line,
+			Action: "policy DROP"})
+		m.verdict = VerdictDrop
+		m.finished = true
+	}
+	e.endTable(m)
+}
+
+// endTable leaves the current table at this hook.
+func (e *evaluator) endTable(m *machine) {
+	m.stack = m.stack[:0]
+	if !m.finished && m.loopback && m.stageIdx >= len(m.stages) && len(m.sub) == 0 {
+		// Sent to a local address: after POSTROUTING on lo the packet
+		// comes back in through PREROUTING and INPUT.
+		m.loopback = false
+		m.inIface, m.inKnown = "lo", true
+		m.outIface, m.outKnown = "", true
+		m.stages = append(m.stages, stagesLoopback...)
+	}
+}
+
+func (e *evaluator) finish(m *machine) {
+	if m.loopback {
+		e.endTable(m)
+		if m.stageIdx < len(m.stages) {
+			return
+		}
+	}
+	m.finished = true
+	if m.verdict == "" {
+		switch {
+		case m.dnat:
+			m.verdict = VerdictDNAT
+		case m.accepted:
+			m.verdict = VerdictAccept
+		default:
+			m.verdict = VerdictNone
+		}
+	}
+}
+
+type matchRes uint8
+
+const (
+	matchNo matchRes = iota
+	matchYes
+	matchFork
+)
+
+// forkCond is a condition whose outcome is a choice, not a fact.
+type forkCond struct {
+	prob   *big.Rat // nil for a sticky (state) condition
+	label  string
+	sticky string // the affinity condition text, for sticky forks
+	notLbl string
+}
+
+// match decides whether rule r matches the packet in state m.
+func (e *evaluator) match(m *machine, r *Rule) (matchRes, []forkCond) {
+	var forks []forkCond
+	var unknown []string
+	code := r.chain.compiled()
+	conds := r.conds(code)
+	for i := range conds {
+		cd := &conds[i]
+		ok, why, fk := e.test(m, code, cd)
+		switch {
+		case fk != nil:
+			forks = append(forks, *fk)
+		case why != "":
+			unknown = append(unknown, why)
+		case !ok:
+			return matchNo, nil // a definite mismatch decides, whatever else is unknown
+		}
+	}
+	if r.flags&(ruleMalformed|ruleTruncated) != 0 {
+		unknown = append(unknown, "the rule's line is malformed or cut off")
+	}
+	if len(unknown) > 0 {
+		m.uncertain = true
+		e.warnRule(r, "not evaluated, treated as not matching: "+strings.Join(unknown, "; "))
+		return matchNo, nil
+	}
+	if len(forks) > 0 {
+		return matchFork, forks
+	}
+	return matchYes, nil
+}
+
+// test evaluates one condition. It returns (result, "", nil) when decided,
+// (_, reason, nil) when undecidable, or a fork.
+func (e *evaluator) test(m *machine, code *chainCode, cd *cond) (bool, string, *forkCond) {
+	neg := cd.neg
+	var ok bool
+	switch cd.kind {
+	case condUnknown:
+		return false, cd.s, nil
+	case condSrc:
+		ok = e.addrIn(code, cd, m.src)
+	case condCtOrigSrc:
+		ok = e.addrIn(code, cd, e.in.Packet.Src)
+	case condDst:
+		ok = e.addrIn(code, cd, m.dst)
+	case condCtOrigDst:
+		ok = e.addrIn(code, cd, m.origDst)
+	case condCtReplSrc:
+		// The reply comes from where the connection was DNATed to.
+		ok = e.addrIn(code, cd, m.dst)
+	case condProto, condCtProto:
+		ok = e.proto == cd.a
+	case condInIface, condOutIface:
+		name, known := m.inIface, m.inKnown
+		if cd.kind == condOutIface {
+			name, known = m.outIface, m.outKnown
+		}
+		if !known {
+			opt := "-i"
+			if cd.kind == condOutIface {
+				opt = "-o"
+			}
+			return false, fmt.Sprintf("%s %s: the packet's interface is not known here (give it with --in-interface/--out-interface)", opt, ifaceText(cd)), nil
+		}
+		if cd.fl&condWildcard != 0 {
+			ok = name != "" && strings.HasPrefix(name, cd.s)
+		} else {
+			ok = name == cd.s
+		}
+	case condFragment:
+		ok = false // the first packet is never a non-first fragment
+	case condSport:
+		if m.sport == 0 {
+			return false, "source port test: the source port is not known (give --sport)", nil
+		}
+		ok = uint64(m.sport) >= uint64(cd.a) && uint64(m.sport) <= cd.b
+	case condDport:
+		ok = uint64(m.dport) >= uint64(cd.a) && uint64(m.dport) <= cd.b
+	case condCtOrigDstPort:
+		ok = uint64(m.origDport) >= uint64(cd.a) && uint64(m.origDport) <= cd.b
+	case condMultiDport:
+		ok = portInList(cd.s, m.dport)
+	case condMultiSport, condMultiPorts:
+		if cd.kind == condMultiPorts && portInList(cd.s, m.dport) {
+			ok = true
+			break
+		}
+		if m.sport == 0 {
+			return false, "multiport source port test: the source port is not known (give --sport)", nil
+		}
+		ok = portInList(cd.s, m.sport)
+	case condSrcType:
+		ok = e.addrType(m.src)&cd.a != 0
+	case condDstType:
+		ok = e.addrType(m.dst)&cd.a != 0
+	case condStatRandom:
+		p, snapped, good := ExactProbability(cd.s)
+		if !good {
+			return false, "statistic --probability " + cd.s, nil
+		}
+		if neg {
+			p = new(big.Rat).Sub(big.NewRat(1, 1), p)
+		}
+		lbl := "statistic --probability " + cd.s
+		if snapped {
+			lbl += " (= " + ratString(p) + ")"
+		} else if neg {
+			lbl = "! " + lbl
+		}
+		return false, "", &forkCond{prob: p, label: lbl + " matched", notLbl: lbl + " not matched"}
+	case condStatNth:
+		p := big.NewRat(1, int64(cd.a))
+		if neg {
+			p = new(big.Rat).Sub(big.NewRat(1, 1), p)
+		}
+		lbl := fmt.Sprintf("statistic --mode nth --every %d --packet %d (%s of connections)", cd.a, cd.b, ratString(p))
+		return false, "", &forkCond{prob: p, label: lbl + " matched", notLbl: lbl + " not matched"}
+	case condMark:
+		ok = m.mark&uint32(cd.b) == cd.a
+	case condConnmark:
+		ok = m.ctmark&uint32(cd.b) == cd.a
+	case condCtState:
+		ok = e.ctState(m)&cd.a != 0
+	case condCtStatus:
+		ok = false // a new, unconfirmed connection has none of the listed status bits
+	case condCtDir:
+		ok = cd.a == 0 // the first packet is in the ORIGINAL direction
+	case condRecent:
+		return e.testRecent(m, cd)
+	case condSet:
+		return e.testSet(m, cd)
+	case condTCPFlags:
+		// The first packet of a TCP connection is a SYN.
+		ok = e.proto == protoTCP && tcpSYN&cd.a == uint32(cd.b)
+	case condICMP:
+		return false, "", nil // our packets are never ICMP
+	case condPktType:
+		t := uint32(0)
+		if m.dst.IsMulticast() {
+			t = 2
+		} else if m.dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			t = 1
+		}
+		ok = t == cd.a
+	case condSrcRange, condDstRange:
+		lo, hi, _ := parseIPRange(cd.s)
+		a := m.src
+		if cd.kind == condDstRange {
+			a = m.dst
+		}
+		ok = !a.Less(lo) && !hi.Less(a)
+	case condLimit:
+		ok = true // the first packet of a flow is within any burst
+	default:
+		return false, "internal: unhandled condition", nil
+	}
+	return ok != neg, "", nil
+}
+
+func ifaceText(cd *cond) string {
+	if cd.fl&condWildcard != 0 {
+		return cd.s + "+"
+	}
+	return cd.s
+}
+
+func (e *evaluator) addrIn(code *chainCode, cd *cond, a netip.Addr) bool {
+	if cd.fl&condV6 != 0 {
+		if !a.Is6() {
+			return false
+		}
+		return code.addrs[cd.a].Contains(a)
+	}
+	if !a.Is4() {
+		return false
+	}
+	b := a.As4()
+	x := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	if cd.bits == 0 {
+		return true
+	}
+	mask := ^uint32(0) << (32 - uint32(cd.bits))
+	return x&mask == cd.a&mask
+}
+
+// addrType is the route type of an address as xt_addrtype sees it: LOCAL
+// for the node's own addresses (and loopback), MULTICAST, BROADCAST for
+// the limited broadcast address, UNICAST otherwise (inet_addr_type only
+// consults the local routing table, so every other address is UNICAST).
+func (e *evaluator) addrType(a netip.Addr) uint32 {
+	switch {
+	case e.isLocal(a):
+		return atLocal
+	case a.IsMulticast():
+		return atMulticast
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return atBroadcast
+	case a.IsUnspecified():
+		return atUnspec
+	}
+	return atUnicast
+}
+
+// ctState is the conntrack state of the first packet of a new connection:
+// NEW, plus DNAT once it was DNATed and SNAT once it was SNATed. Before
+// conntrack runs (the raw table) the packet has no entry and xt_conntrack
+// reports INVALID.
+func (e *evaluator) ctState(m *machine) uint32 {
+	if m.tbl != nil && m.tbl.Name == TableRaw {
+		return ctInvalid
+	}
+	s := ctNew
+	if m.dnat {
+		s |= ctDNAT
+	}
+	if m.snat {
+		s |= ctSNAT
+	}
+	return s
+}
+
+// testRecent decides -m recent. --set always matches (it records the
+// client); --rcheck/--update/--remove depend on whether the list already
+// holds the client, which is session-affinity state: known from
+// EvalInput.Affinity, otherwise a sticky fork.
+func (e *evaluator) testRecent(m *machine, cd *cond) (bool, string, *forkCond) {
+	if cd.a&recentSet != 0 {
+		return !cd.neg, "", nil
+	}
+	key := "source"
+	if cd.a&recentRdest != 0 {
+		key = "destination"
+	}
+	if e.in.Affinity != nil {
+		return e.in.Affinity[cd.s] != cd.neg, "", nil
+	}
+	secs := cd.b & 0xffffffff
+	hits := cd.b >> 32
+	desc := fmt.Sprintf("recent list %s already holds the %s address", cd.s, key)
+	if secs > 0 {
+		desc += fmt.Sprintf(" (seen within %ds)", secs)
+	}
+	if hits > 0 {
+		desc += fmt.Sprintf(" (at least %d hits)", hits)
+	}
+	notDesc := fmt.Sprintf("recent list %s does not hold the %s address", cd.s, key)
+	if cd.neg {
+		desc, notDesc = notDesc, desc
+	}
+	return false, "", &forkCond{sticky: desc, label: desc, notLbl: notDesc}
+}
+
+// testSet decides -m set --match-set with the given ipset contents.
+func (e *evaluator) testSet(m *machine, cd *cond) (bool, string, *forkCond) {
+	set := e.in.IPSets[cd.s]
+	if set == nil {
+		return false, "--match-set " + cd.s + ": the set's contents were not given", nil
+	}
+	var el ipsetElem
+	el.proto = e.proto
+	dims := int(cd.b & 0xff)
+	for i := 0; i < dims; i++ {
+		if cd.a&(1<<i) != 0 {
+			el.addrs[i], el.ports[i] = m.src, m.sport
+		} else {
+			el.addrs[i], el.ports[i] = m.dst, m.dport
+		}
+	}
+	in, err := set.contains(&el, dims)
+	if err != nil {
+		return false, err.Error(), nil
+	}
+	return in != cd.neg, "", nil
+}
+
+// fork splits m at rule r into its alternatives.
+func (e *evaluator) fork(m *machine, r *Rule, forks []forkCond) []*machine {
+	// Combine the rule's choice conditions: it matches only if all do.
+	pMatch := big.NewRat(1, 1)
+	var labels, notLabels, sticky []string
+	for _, f := range forks {
+		labels = append(labels, f.label)
+		notLabels = append(notLabels, f.notLbl)
+		if f.prob != nil {
+			pMatch.Mul(pMatch, f.prob)
+		}
+		if f.sticky != "" {
+			sticky = append(sticky, f.sticky)
+		}
+	}
+	prefix := fmt.Sprintf("%s rule %d: ", r.Chain(), r.Num())
+	yes := m.clone()
+	no := m
+	step := len(m.steps)
+	if len(sticky) > 0 {
+		// State-dependent: the matched side is the sticky scenario (no
+		// share of the new-client distribution); the fresh client never
+		// matches, so the other side keeps the full probability.
+		yes.sticky = true
+		yes.conditions = append(yes.conditions, sticky...)
+		yes.decisions = append(yes.decisions, decision{step: step, label: prefix + strings.Join(labels, ", ")})
+		no.decisions = append(no.decisions, decision{step: step, label: prefix + strings.Join(notLabels, ", "), prob: big.NewRat(1, 1)})
+	} else {
+		pNo := new(big.Rat).Sub(big.NewRat(1, 1), pMatch)
+		yes.prob.Mul(yes.prob, pMatch)
+		no.prob.Mul(no.prob, pNo)
+		yes.decisions = append(yes.decisions, decision{step: step, label: prefix + strings.Join(labels, ", "), prob: pMatch})
+		no.decisions = append(no.decisions, decision{step: step, label: prefix + strings.Join(notLabels, ", "), prob: pNo})
+		if pNo.Sign() == 0 {
+			e.apply(yes, r)
+			return []*machine{yes}
+		}
+		if pMatch.Sign() == 0 {
+			return []*machine{no}
+		}
+	}
+	e.apply(yes, r)
+	return []*machine{yes, no}
+}
+
+// apply runs rule r's target on m: a jump/goto to a user chain, or one of
+// the target extensions below; anything else is reported, never guessed.
+func (e *evaluator) apply(m *machine, r *Rule) {
+	tgt := r.Target()
+	s := Step{Source: r.chain.table.rs.Source, Table: r.Table(), Chain: r.Chain(), Rule: r.Num(), Line: r.Line(), Raw: r.Raw()}
+	if tgt == "" {
+		s.Action = "match only (no target)"
+		m.steps = append(m.steps, s)
+		return
+	}
+	if ch := m.tbl.Chain(tgt); ch != nil && !ch.Builtin {
+		if r.Goto() {
+			s.Action = "goto " + tgt
+			m.steps = append(m.steps, s)
+			m.stack[len(m.stack)-1] = frame{ch: ch}
+			return
+		}
+		s.Action = "jump " + tgt
+		m.steps = append(m.steps, s)
+		if len(m.stack) >= maxDepth {
+			e.warnRule(r, "chains nest more than 128 deep (a loop?); branch abandoned")
+			m.uncertain = true
+			m.finished = true
+			m.verdict = VerdictNone
+			return
+		}
+		m.stack = append(m.stack, frame{ch: ch})
+		return
+	}
+	args := r.TargetArgs()
+	switch tgt {
+	case "ACCEPT":
+		s.Action = "ACCEPT"
+		m.steps = append(m.steps, s)
+		m.accepted = true
+		e.endTable(m)
+	case "DROP":
+		s.Action = "DROP"
+		m.steps = append(m.steps, s)
+		m.verdict = VerdictDrop
+		m.finished = true
+	case "REJECT":
+		s.Action = "REJECT"
+		if v := optValue(args, "--reject-with"); v != "" {
+			s.Action += " with " + v
+		}
+		m.steps = append(m.steps, s)
+		m.verdict = VerdictReject
+		m.finished = true
+	case "RETURN":
+		s.Action = "RETURN"
+		m.steps = append(m.steps, s)
+		e.popChain(m)
+	case "DNAT":
+		to := optValue(args, "--to-destination")
+		ip, port, err := parseNATTarget(to, m.dport)
+		if err != nil {
+			e.warnRule(r, "DNAT "+err.Error()+"; branch stops here")
+			s.Action = "DNAT (not understood)"
+			m.steps = append(m.steps, s)
+			m.uncertain = true
+			m.finished = true
+			m.verdict = VerdictNone
+			return
+		}
+		if strings.Count(strings.Join(args, " "), "--to-destination") > 1 {
+			e.warnRule(r, "several --to-destination ranges: only the first is shown")
+			m.uncertain = true
+		}
+		m.dst, m.dport = ip, port
+		m.dnat = true
+		m.dnatTo = netip.AddrPortFrom(ip, port).String()
+		m.dnatChain = r.Chain()
+		s.Action = "DNAT to " + m.dnatTo
+		m.steps = append(m.steps, s)
+		e.endTable(m)
+	case "REDIRECT":
+		port := m.dport
+		if v := optValue(args, "--to-ports"); v != "" {
+			lo, _, ok := parsePortRange(strings.Replace(v, "-", ":", 1))
+			if !ok {
+				e.warnRule(r, "REDIRECT --to-ports "+v+" not understood")
+				m.uncertain = true
+			}
+			port = uint16(lo)
+		}
+		// REDIRECT sends to the primary address of the input interface
+		// (or 127.0.0.1 / ::1 for locally generated packets).
+		addr := netip.MustParseAddr("127.0.0.1")
+		if e.family == IPv6 {
+			addr = netip.IPv6Loopback()
+		}
+		if e.in.Hook == HookPrerouting && !m.routed {
+			if len(e.in.NodeIPs) > 0 {
+				addr = e.in.NodeIPs[0]
+			}
+			e.warnRule(r, "REDIRECT goes to the input interface's primary address; assumed "+addr.String())
+		}
+		m.dst, m.dport = addr, port
+		m.dnat = true
+		m.dnatTo = netip.AddrPortFrom(addr, port).String()
+		m.dnatChain = r.Chain()
+		s.Action = "REDIRECT to " + m.dnatTo
+		m.steps = append(m.steps, s)
+		e.endTable(m)
+	case "MASQUERADE":
+		m.snat = true
+		m.snatTo = "masquerade"
+		s.Action = "MASQUERADE"
+		m.steps = append(m.steps, s)
+		e.endTable(m)
+	case "SNAT":
+		m.snat = true
+		m.snatTo = optValue(args, "--to-source")
+		s.Action = "SNAT to " + m.snatTo
+		m.steps = append(m.steps, s)
+		e.endTable(m)
+	case "MARK", "CONNMARK":
+		s.Action = e.applyMark(m, r, tgt, args)
+		m.steps = append(m.steps, s)
+	case "LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "CHECKSUM", "TCPMSS", "TOS", "DSCP", "TTL", "HL",
+		"ECN", "CLASSIFY", "IDLETIMER", "LED", "RATEEST", "SECMARK", "CONNSECMARK", "SET", "TCPOPTSTRIP", "CT", "NOTRACK":
+		s.Action = tgt + " (continues)"
+		m.steps = append(m.steps, s)
+		if tgt == "NOTRACK" || (tgt == "CT" && containsWord(args, "--notrack")) {
+			e.warnRule(r, "the packet becomes untracked: conntrack and NAT do not apply to it, which this evaluator does not model")
+			m.uncertain = true
+		}
+	case "NFQUEUE", "QUEUE", "TPROXY", "NETMAP", "CLUSTERIP", "TEE", "SYNPROXY", "BALANCE":
+		s.Action = tgt + " (not modelled)"
+		m.steps = append(m.steps, s)
+		e.warnRule(r, "target "+tgt+" is not modelled; the branch stops here")
+		m.uncertain = true
+		m.finished = true
+		m.verdict = VerdictNone
+	default:
+		if ch := m.tbl.Chain(tgt); ch != nil && ch.Builtin {
+			e.warnRule(r, "jump to built-in chain "+tgt+" is not allowed; ignored")
+		} else {
+			e.warnRule(r, "jump to "+tgt+", which is neither a chain in table "+string(r.Table())+" nor a known target; ignored")
+		}
+		s.Action = "jump " + tgt + " (missing)"
+		m.steps = append(m.steps, s)
+		m.uncertain = true
+	}
+}
+
+func containsWord(args []string, w string) bool {
+	for _, a := range args {
+		if a == w {
+			return true
+		}
+	}
+	return false
+}
+
+func optValue(args []string, name string) string {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == name {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// parseNATTarget reads DNAT's --to-destination: "ip", "ip:port",
+// "[v6]:port", with ranges ("ip1-ip2", ":p1-p2") reduced to their first
+// value.
+func parseNATTarget(to string, dport uint16) (netip.Addr, uint16, error) {
+	if to == "" {
+		return netip.Addr{}, 0, errors.New("without --to-destination")
+	}
+	host, port := to, ""
+	switch {
+	case strings.HasPrefix(to, "["):
+		end := strings.IndexByte(to, ']')
+		if end < 0 {
+			return netip.Addr{}, 0, fmt.Errorf("--to-destination %q is not an address", to)
+		}
+		host = to[1:end]
+		if rest := to[end+1:]; strings.HasPrefix(rest, ":") {
+			port = rest[1:]
+		}
+	case strings.Count(to, ":") == 1:
+		host, port, _ = strings.Cut(to, ":")
+	}
+	if a, _, isRange := strings.Cut(host, "-"); isRange {
+		host = a
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, 0, fmt.Errorf("--to-destination %q is not an address", to)
+	}
+	p := dport
+	if port != "" {
+		if a, _, isRange := strings.Cut(port, "-"); isRange {
+			port = a
+		}
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return netip.Addr{}, 0, fmt.Errorf("--to-destination %q has a bad port", to)
+		}
+		p = uint16(n)
+	}
+	return ip.Unmap(), p, nil
+}
+
+// applyMark runs the MARK / CONNMARK target (xt_MARK, xt_CONNMARK).
+// iptables-save prints every MARK form as --set-xmark value/mask, meaning
+// mark = (mark & ^mask) ^ value; --or-mark v is v/v, --xor-mark v is v/0,
+// --and-mark v is 0/^v, --set-mark v/m is v/(m|v) (libxt_MARK).
+func (e *evaluator) applyMark(m *machine, r *Rule, tgt string, args []string) string {
+	before := m.mark
+	if tgt == "CONNMARK" {
+		before = m.ctmark
+	}
+	val, mask, desc, ok := markOp(args)
+	if tgt == "CONNMARK" {
+		switch {
+		case containsWord(args, "--save-mark"):
+			nm, cm := maskPair(args, "--nfmask", "--ctmask", "--mask")
+			m.ctmark = (m.ctmark &^ cm) ^ (m.mark & nm)
+			return fmt.Sprintf("CONNMARK save: ctmark %#x", m.ctmark)
+		case containsWord(args, "--restore-mark"):
+			nm, cm := maskPair(args, "--nfmask", "--ctmask", "--mask")
+			m.mark = (m.mark &^ nm) ^ (m.ctmark & cm)
+			return fmt.Sprintf("CONNMARK restore: mark %#x", m.mark)
+		}
+	}
+	if !ok {
+		e.warnRule(r, tgt+" "+strings.Join(args, " ")+" not understood; mark unchanged")
+		m.uncertain = true
+		return tgt + " (not understood)"
+	}
+	after := (before &^ mask) ^ val
+	if tgt == "CONNMARK" {
+		m.ctmark = after
+		return fmt.Sprintf("CONNMARK %s: ctmark %#x -> %#x", desc, before, after)
+	}
+	m.mark = after
+	return fmt.Sprintf("MARK %s: mark %#x -> %#x", desc, before, after)
+}
+
+func maskPair(args []string, a, b, both string) (uint32, uint32) {
+	x, y := uint32(0xffffffff), uint32(0xffffffff)
+	if v := optValue(args, both); v != "" {
+		if n, err := strconv.ParseUint(v, 0, 32); err == nil {
+			x, y = uint32(n), uint32(n)
+		}
+	}
+	if v := optValue(args, a); v != "" {
+		if n, err := strconv.ParseUint(v, 0, 32); err == nil {
+			x = uint32(n)
+		}
+	}
+	if v := optValue(args, b); v != "" {
+		if n, err := strconv.ParseUint(v, 0, 32); err == nil {
+			y = uint32(n)
+		}
+	}
+	return x, y
+}
+
+// markOp converts the MARK/CONNMARK target options to (value, mask).
+func markOp(args []string) (val, mask uint32, desc string, ok bool) {
+	for i := 0; i+1 < len(args); i++ {
+		v := args[i+1]
+		a, b, hasMask := strings.Cut(v, "/")
+		x, err := strconv.ParseUint(a, 0, 32)
+		if err != nil {
+			return 0, 0, "", false
+		}
+		var y uint64 = 0xffffffff
+		if hasMask {
+			if y, err = strconv.ParseUint(b, 0, 32); err != nil {
+				return 0, 0, "", false
+			}
+		}
+		switch args[i] {
+		case "--set-xmark":
+			return uint32(x), uint32(y), "--set-xmark " + v, true
+		case "--set-mark":
+			return uint32(x), uint32(x) | uint32(y), "--set-mark " + v, true
+		case "--or-mark":
+			return uint32(x), uint32(x), "--or-mark " + v, true
+		case "--xor-mark":
+			return uint32(x), 0, "--xor-mark " + v, true
+		case "--and-mark":
+			return 0, ^uint32(x), "--and-mark " + v, true
+		}
+	}
+	return 0, 0, "", false
+}
+
+// result assembles the Result from the finished branches.
+func (e *evaluator) result() *Result {
+	p := e.in.Packet
+	res := &Result{
+		Query: Query{Hook: e.in.Hook, Src: p.Src.String(), Dst: p.Dst.String(), DstPort: int(p.DstPort),
+			SrcPort: int(p.SrcPort), Proto: p.Proto, Family: e.family},
+		Endpoints: []Endpoint{},
+		Warnings:  e.warnings,
+	}
+	for _, a := range e.in.NodeIPs {
+		res.Query.NodeIPs = append(res.Query.NodeIPs, a.String())
+	}
+	if res.Warnings == nil {
+		res.Warnings = []Warning{}
+	}
+	type epAgg struct {
+		ep   Endpoint
+		prob *big.Rat
+	}
+	var eps []*epAgg
+	byKey := map[string]*epAgg{}
+	mass := map[Verdict]*big.Rat{}
+	seen := map[Verdict]bool{}
+	for _, m := range e.done {
+		prob := m.prob
+		if m.sticky {
+			prob = new(big.Rat)
+		}
+		b := Branch{
+			Probability: ratFloat(prob), Fraction: ratString(prob), Conditions: m.conditions, Sticky: m.sticky,
+			Verdict: m.verdict, Masquerade: m.snat, SNAT: m.snatTo, Uncertain: m.uncertain, Steps: m.steps,
+		}
+		if b.Steps == nil {
+			b.Steps = []Step{}
+		}
+		if m.dnat {
+			b.DNAT = m.dnatTo
+		}
+		res.Branches = append(res.Branches, b)
+		res.Uncertain = res.Uncertain || m.uncertain
+		seen[m.verdict] = true
+		if mass[m.verdict] == nil {
+			mass[m.verdict] = new(big.Rat)
+		}
+		mass[m.verdict].Add(mass[m.verdict], prob)
+		if m.verdict != VerdictDrop && m.verdict != VerdictReject && m.snat {
+			res.Masquerade = true
+		}
+		if m.verdict == VerdictDNAT {
+			a := byKey[m.dnatTo]
+			if a == nil {
+				ap, _ := netip.ParseAddrPort(m.dnatTo)
+				a = &epAgg{ep: Endpoint{IP: ap.Addr().String(), Port: int(ap.Port()), Chain: m.dnatChain}, prob: new(big.Rat)}
+				byKey[m.dnatTo] = a
+				eps = append(eps, a)
+			}
+			a.prob.Add(a.prob, prob)
+			a.ep.Masquerade = a.ep.Masquerade || m.snat
+			a.ep.Sticky = a.ep.Sticky || m.sticky
+			a.ep.Uncertain = a.ep.Uncertain || m.uncertain
+		}
+	}
+	for _, a := range eps {
+		a.ep.Probability = ratFloat(a.prob)
+		a.ep.Fraction = ratString(a.prob)
+		res.Endpoints = append(res.Endpoints, a.ep)
+	}
+	switch {
+	case seen[VerdictDrop] || seen[VerdictReject]:
+		res.Verdict = VerdictDrop
+		if seen[VerdictReject] && (!seen[VerdictDrop] || mass[VerdictReject].Cmp(mass[VerdictDrop]) > 0) {
+			res.Verdict = VerdictReject
+		}
+	case seen[VerdictDNAT]:
+		res.Verdict = VerdictDNAT
+	case seen[VerdictAccept]:
+		res.Verdict = VerdictAccept
+	default:
+		res.Verdict = VerdictNone
+	}
+	res.Path = buildTree(e.done)
+	return res
+}
+
+// buildTree turns the branches into the path tree: the steps they share,
+// then one child per choice at the first fork. Chains of statistic forks
+// (rule 1 matched / not matched → rule 2 matched / not matched ...) are
+// flattened into one list of siblings.
+func buildTree(ms []*machine) *PathNode {
+	if len(ms) == 0 {
+		return &PathNode{}
+	}
+	n := buildNode(ms, 0, 0)
+	return &n
+}
+
+func buildNode(ms []*machine, depth, from int) PathNode {
+	m0 := ms[0]
+	if len(ms) == 1 || depth >= len(m0.decisions) {
+		steps := m0.steps[min(from, len(m0.steps)):]
+		return PathNode{Steps: steps, Outcome: &Outcome{Verdict: m0.verdict, DNAT: m0.dnatTo, Masquerade: m0.snat, SNAT: m0.snatTo, Uncertain: m0.uncertain}}
+	}
+	at := m0.decisions[depth].step
+	node := PathNode{Steps: m0.steps[min(from, at):at]}
+	// Group by the choice made at this fork, keeping order.
+	var order []string
+	groups := map[string][]*machine{}
+	for _, m := range ms {
+		if depth >= len(m.decisions) {
+			continue
+		}
+		l := m.decisions[depth].label
+		if _, ok := groups[l]; !ok {
+			order = append(order, l)
+		}
+		groups[l] = append(groups[l], m)
+	}
+	for _, l := range order {
+		g := groups[l]
+		child := buildNode(g, depth+1, at)
+		br := PathBranch{Condition: l, Node: child}
+		sum := new(big.Rat)
+		sticky := true
+		for _, m := range g {
+			if !m.sticky {
+				sum.Add(sum, m.prob)
+				sticky = false
+			}
+		}
+		br.Probability, br.Fraction, br.Sticky = ratFloat(sum), ratString(sum), sticky
+		// Flatten: a "not matched" child that only forks again (no steps,
+		// no outcome) contributes its branches as siblings.
+		if len(child.Steps) == 0 && child.Outcome == nil && len(child.Branches) > 0 && !sticky {
+			node.Branches = append(node.Branches, child.Branches...)
+			continue
+		}
+		node.Branches = append(node.Branches, br)
+	}
+	return node
+}
