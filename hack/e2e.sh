@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# e2e.sh — the real-cluster integration suite, from a fresh machine to a
+# verdict: install deps → build Kubernetes (cached) → build images (cached) →
+# for each kube-proxy mode, `go test -tags e2e ./test/e2e/` (whose TestMain
+# brings the cluster up, applies the scenarios and tears it down) → teardown
+# again on any exit or signal, as a safety net for a killed test binary.
+#
+#   SVCT_PROXY_MODES="iptables nftables"   modes to run (default both)
+#   SVCT_IP_FAMILY=dual|ipv4               passed to hack/cluster.sh (default dual)
+#   SVCT_E2E_OPTIONAL=1                    exit 0 (after a LOUD message) when the
+#                                          machine can't build or run the cluster
+#   E2E_RUN=regexp                         only these tests (go test -run)
+#
+# Prints wall-clock time per step at the end.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+modes=${SVCT_PROXY_MODES:-iptables nftables}
+timings=()
+t_all=$SECONDS
+
+skip_or_fail() {
+  local msg=$1
+  echo "" >&2
+  echo "################################################################" >&2
+  echo "##  E2E SUITE NOT RUN: $msg" >&2
+  echo "################################################################" >&2
+  if [[ ${SVCT_E2E_OPTIONAL:-} == 1 ]]; then
+    echo "##  SVCT_E2E_OPTIONAL=1: exiting 0 anyway" >&2; exit 0
+  fi
+  exit 1
+}
+
+step() { # step NAME CMD...: run and time CMD
+  local name=$1 t0=$SECONDS; shift
+  log "== $name"
+  "$@" || return   # explicit: errexit is off inside a function called from `||`
+  timings+=("$(printf '%-28s %4ds' "$name" $((SECONDS - t0)))")
+}
+
+[[ $(id -u) == 0 ]] || skip_or_fail "needs root (network namespaces, mounts, containerd)"
+command -v go >/dev/null || skip_or_fail "no Go toolchain on PATH"
+
+child=
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
+  "$here/cluster.sh" down >/dev/null 2>&1 || log "WARNING: hack/cluster.sh down failed; run it by hand"
+  ((${#timings[@]})) && { log "timings:"; printf '  %s\n' "${timings[@]}" >&2; }
+  log "total wall time: $((SECONDS - t_all))s (rc=$rc)"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step "install deps" "$here/install-deps.sh" || skip_or_fail "hack/install-deps.sh failed (apt)"
+step "build kubernetes" "$here/build-k8s.sh" >/dev/null || skip_or_fail "hack/build-k8s.sh could not build the Kubernetes binaries"
+step "build images" "$here/build-images.sh" >/dev/null || skip_or_fail "hack/build-images.sh failed"
+
+rc=0
+for mode in $modes; do
+  t0=$SECONDS
+  log "== e2e suite, kube-proxy mode $mode"
+  set +e
+  (cd "$repo" && PROXY_MODE=$mode SVCT_NO_BUILD=1 exec go test -tags e2e ./test/e2e/ -count=1 -v -timeout 30m ${E2E_RUN:+-run "$E2E_RUN"}) &
+  child=$!
+  wait "$child"; r=$?
+  child=
+  set -e
+  timings+=("$(printf '%-28s %4ds (rc=%d)' "suite ($mode)" $((SECONDS - t0)) "$r")")
+  if ((r)); then
+    rc=$r
+    log "suite FAILED in mode $mode (rc=$r); component logs: $SVCT_ROOT/logs (previous run: $SVCT_ROOT/logs.prev)"
+  fi
+  # TestMain tears down; make sure, before the next mode brings it up again.
+  "$here/cluster.sh" down >/dev/null 2>&1 || true
+done
+exit "$rc"
