@@ -16,7 +16,7 @@ func modelCluster(pods string) *Cluster {
 		Pods:          []PodRef{{Namespace: "default", IP: "10.244.0.5"}},
 		Services: []Service{
 			{Name: "nginx", Namespace: "default", Type: "ClusterIP", ClusterIPs: []string{"10.96.10.10"},
-				Ports: []ServicePort{{Name: "http", Protocol: "TCP", Port: 80}, {Name: "dns", Protocol: "UDP", Port: 53}},
+				Ports:     []ServicePort{{Name: "http", Protocol: "TCP", Port: 80}, {Name: "dns", Protocol: "UDP", Port: 53}},
 				Endpoints: []Endpoint{{Addresses: []string{"10.244.0.8"}}}, EndpointPorts: []ServicePort{{Name: "http", Protocol: "TCP", Port: 8080}}},
 			{Name: "dual", Namespace: "default", Type: "ClusterIP", ClusterIPs: []string{"10.96.30.30", "fd00:10:96::30"},
 				Ports: []ServicePort{{Name: "http", Protocol: "TCP", Port: 80}}},

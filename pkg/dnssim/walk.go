@@ -348,6 +348,11 @@ func simulateGlibc(l Lookup, w *Walk) {
 	// lastRcode the rcode the answer buffer holds (hp->rcode).
 	query := func(fq string) (ok bool, herr string, rc Rcode, resps []Response) {
 		round++
+		if len(strings.TrimSuffix(fq, ".")) > 253 {
+			// res_nmkquery → dn_comp cannot encode a name over 255 wire
+			// octets: __res_context_query sets NO_RECOVERY, nothing is sent.
+			return false, noRecovery, "", nil
+		}
 		for _, t := range types {
 			resps = append(resps, l.Server.Answer(Question{Name: fq, Type: t}))
 		}
@@ -378,6 +383,13 @@ func simulateGlibc(l Lookup, w *Walk) {
 		}
 		first := resps[0]
 		rc = first.Rcode
+		if isFailure(rc) {
+			// Every server and attempt failed: __res_context_send returns
+			// -1 and __res_context_query sets TRY_AGAIN whatever the
+			// reason (SERVFAIL, REFUSED or no reply); the answer buffer
+			// keeps the last rcode, which the search loop inspects.
+			return false, tryAgain, rc, resps
+		}
 		if rc == NOERROR && len(resps) > 1 {
 			rc = resps[1].Rcode
 		}
@@ -407,12 +419,18 @@ func simulateGlibc(l Lookup, w *Walk) {
 			// A CNAME-only answer ends the search (ANCOUNT>0) but leaves
 			// getaddrinfo without an address.
 			w.Status = "fail"
-			w.Error = "EAI_NODATA"
+			w.Error = "EAI_NONAME"
 			w.Notes = append(w.Notes, "glibc stops at the first NOERROR reply with ANCOUNT>0, and a CNAME alone counts: the CNAME's target had no address, so the lookup fails here instead of trying the remaining candidates")
 		}
 	}
 	addRound := func(fq string, ok bool, resps []Response, next, why string) {
 		oc := outcome(resps)
+		if resps == nil {
+			oc = "not-sent"
+			if next == "abandon-search" {
+				why = "the name is longer than 253 characters: res_mkquery cannot encode it (NO_RECOVERY), so glibc stops walking the search list (only the bare name is still tried)"
+			}
+		}
 		w.Rounds = append(w.Rounds, Round{N: len(w.Rounds) + 1, Name: fq, Outcome: oc, Next: next, Why: why})
 	}
 

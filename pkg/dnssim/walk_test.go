@@ -147,7 +147,7 @@ default: NXDOMAIN
 		{"dots >= ndots, as-is NXDOMAIN", "search corp.example\nnameserver 10.96.0.10\noptions ndots:1\n", "missing.example.com", FamilyAny,
 			want{2, "fail", "EAI_NONAME"}, want{1, "fail", "EAI_NONAME"}, want{2, "fail", "lookup missing.example.com on 10.96.0.10:53: no such host"}},
 		{"ExternalName to a dead target (CNAME only)", podResolvConf, "dead-ext", FamilyAny,
-			want{1, "fail", "EAI_NODATA"}, want{1, "fail", "EAI_NODATA"}, want{4, "fail", "lookup dead-ext on 10.96.0.10:53: no such host"}},
+			want{1, "fail", "EAI_NONAME"}, want{1, "fail", "EAI_NODATA"}, want{4, "fail", "lookup dead-ext on 10.96.0.10:53: no such host"}},
 		{"SERVFAIL on the as-is name", "search corp.example\nnameserver 10.96.0.10\noptions ndots:1\n", "sf.example.com", FamilyAny,
 			want{2, "fail", "EAI_AGAIN"}, want{1, "fail", "EAI_AGAIN"}, want{2, "fail", "lookup sf.example.com on 10.96.0.10:53: server misbehaving"}},
 		{"SERVFAIL on a search candidate", podResolvConf, "flaky", FamilyAny,
