@@ -62,7 +62,13 @@ for s in $services; do
     done
   fi
   file=$(grep -l -E "^  name: $s\$" "$repo/test/e2e/manifests"/*.yaml | head -1)
-  { header "$(basename "$file")"; kubectl get "${objs[@]}" -o yaml; } >"$out/$s.yaml.tmp"
+  if ((${#objs[@]} == 1)); then
+    # One name would print the bare object; a list call keeps it a List.
+    get=(services --field-selector "metadata.name=$s")
+  else
+    get=("${objs[@]}")
+  fi
+  { header "$(basename "$file")"; kubectl get "${get[@]}" -o yaml; } >"$out/$s.yaml.tmp"
   mv "$out/$s.yaml.tmp" "$out/$s.yaml"
   log "recorded $s: ${objs[*]}"
   n=$((n + 1))
