@@ -306,6 +306,12 @@ func (u upstreamOnly) Answer(q Question) Response {
 // records file speaks for it: assume it exists with an IPv4 address only,
 // and say so. Output marks every such answer as assumed.
 func assumedUpstream(q Question) Response {
+	if !strings.Contains(strings.TrimSuffix(q.Name, "."), ".") {
+		// A single label is a top-level domain to the upstream resolver:
+		// the root zone answers NXDOMAIN for anything but real TLDs.
+		return Response{Rcode: NXDOMAIN, Answers: []RR{}, Source: "upstream-default", Assumed: true,
+			Why: "a single-label name goes upstream as a top-level domain: assumed NXDOMAIN from the root; use --records to say otherwise"}
+	}
 	resp := Response{Rcode: NOERROR, Answers: []RR{}, Source: "upstream-default", Assumed: true,
 		Why: "outside the cluster domain: forwarded upstream; the answer is unknown offline and assumed to exist with IPv4 only (192.0.2.1 is a placeholder, RFC 5737); use --records to say otherwise"}
 	if q.Type == "A" {

@@ -207,7 +207,7 @@ func TestMuslLongSearchLineIgnored(t *testing.T) {
 	}
 	ans := Layered{Cluster: seedCluster()}
 	w := Simulate(Lookup{Name: "nginx-svc", Resolver: Musl, Family: FamilyAny, Config: rc.Config(Musl), Server: ans})
-	if w.Candidates[0] != "nginx-svc." || w.Status != "ok" || !w.Assumed {
+	if len(w.Candidates) != 1 || w.Candidates[0] != "nginx-svc." || w.Status != "fail" || w.Error != "EAI_NONAME" || !w.Assumed {
 		t.Errorf("musl with no search list should ask the bare name upstream: %+v", w)
 	}
 }
@@ -256,5 +256,50 @@ func TestRetryPackets(t *testing.T) {
 	w = simulate(t, Musl, rc, "sf.example.com.", FamilyAny, ans)
 	if w.Packets != 2*2 || !w.PacketsAtLeast {
 		t.Errorf("musl packets = %d (at least %v), want >= 4", w.Packets, w.PacketsAtLeast)
+	}
+}
+
+func TestAnalyzeAdvice(t *testing.T) {
+	rc := mustRC(t, podResolvConf)
+	rep := Analyze(Input{Name: "www.baidu.com", Resolver: Glibc, ResolvConf: rc, Cluster: seedCluster(), ClusterDNS: []string{"10.96.0.10"}})
+	if rep.Answer.Rounds != 4 || rep.Answer.NXDomains != 3 || !rep.Answer.Assumed || rep.Answer.LeadsTo != "upstream" {
+		t.Fatalf("answer %+v", rep.Answer)
+	}
+	if len(rep.Advice) != 2 || rep.Advice[0].Rounds != 1 || rep.Advice[0].SavesRounds != 3 || rep.Advice[0].SavesPackets != 6 ||
+		rep.Advice[1].Rounds != 1 || !strings.Contains(rep.Advice[1].Text, "lower ndots to 2") {
+		t.Errorf("advice %+v", rep.Advice)
+	}
+	rep = Analyze(Input{Name: "prometheus-k8s", Resolver: Musl, ResolvConf: mustRC(t, strings.Replace(podResolvConf, "default.svc", "monitoring.svc", 1)), Cluster: seedCluster(), ClusterDNS: []string{"10.96.0.10"}})
+	if rep.Answer.Rounds != 1 || rep.Answer.Service != "monitoring/prometheus-k8s" || len(rep.Advice) != 0 {
+		t.Errorf("%+v %+v", rep.Answer, rep.Advice)
+	}
+	rep = Analyze(Input{Name: "nginx-svc", Resolver: Glibc, ResolvConf: mustRC(t, "search monitoring.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"), Cluster: seedCluster(), ClusterDNS: []string{"10.96.0.10"}})
+	if rep.Answer.Status != "fail" || len(rep.Divergences) != 0 {
+		t.Errorf("cross-namespace short name should fail for every resolver: %+v %+v", rep.Answer, rep.Divergences)
+	}
+	rep = Analyze(Input{Name: "nginx-svc.default", Resolver: Glibc, ResolvConf: mustRC(t, "search monitoring.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"), Cluster: seedCluster(), ClusterDNS: []string{"10.96.0.10"}})
+	if rep.Answer.Rounds != 2 || len(rep.Advice) != 1 || rep.Advice[0].Name != "nginx-svc.default.svc.cluster.local." {
+		t.Errorf("%+v %+v", rep.Answer, rep.Advice)
+	}
+	// kafka: musl stops at NODATA, glibc and Go walk on.
+	rep = Analyze(Input{Name: "kafka", Resolver: Glibc, ResolvConf: rc, Cluster: seedCluster(), ClusterDNS: []string{"10.96.0.10"}})
+	found := false
+	for _, d := range rep.Divergences {
+		if d.Resolver == Musl && d.Rounds == 2 && d.Error == "EAI_NODATA" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("divergences %+v", rep.Divergences)
+	}
+	// Single question, like dig.
+	rep = Analyze(Input{Name: "10.96.10.10", QType: "PTR", ResolvConf: rc, Cluster: seedCluster(), ClusterDNS: []string{"10.96.0.10"}})
+	if rep.Queries[0].Name != "10.10.96.10.in-addr.arpa." || rep.Queries[0].Answers[0].Data != "nginx-svc.default.svc.cluster.local." {
+		t.Errorf("PTR %+v", rep.Queries)
+	}
+	// Default policy: nameservers are not cluster DNS.
+	rep = Analyze(Input{Name: "nginx-svc.default.svc.cluster.local.", Resolver: Glibc, ResolvConf: mustRC(t, "nameserver 10.0.0.2\n"), Cluster: seedCluster(), ClusterDNS: []string{"10.96.0.10"}})
+	if rep.Queries[0].Source != "upstream-default" || len(rep.Notes) == 0 {
+		t.Errorf("%+v %q", rep.Queries, rep.Notes)
 	}
 }
