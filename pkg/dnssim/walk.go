@@ -418,7 +418,7 @@ func simulateGlibc(l Lookup, w *Walk) {
 		if len(w.Addresses) == 0 {
 			// A CNAME-only answer ends the search (ANCOUNT>0) but leaves
 			// getaddrinfo without an address.
-			w.Status = "fail"
+			w.Status, w.AnsweredBy = "fail", ""
 			w.Error = "EAI_NONAME"
 			w.Notes = append(w.Notes, "glibc stops at the first NOERROR reply with ANCOUNT>0, and a CNAME alone counts: the CNAME's target had no address, so the lookup fails here instead of trying the remaining candidates")
 		}
