@@ -1,6 +1,7 @@
 package dnssim
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -179,6 +180,15 @@ func FuzzParseResolvConf(f *testing.F) {
 	for _, s := range seeds {
 		if b, err := os.ReadFile(s); err == nil {
 			f.Add(b)
+		}
+	}
+	// Pod files as kubelet really generated them (testdata/kubelet/recorded.json).
+	if b, err := os.ReadFile("testdata/kubelet/recorded.json"); err == nil {
+		var rec []kubeletRecorded
+		if json.Unmarshal(b, &rec) == nil {
+			for _, r := range rec {
+				f.Add([]byte(Format(r.Servers, r.Searches, r.Options)))
+			}
 		}
 	}
 	f.Add([]byte(podResolvConf))
