@@ -89,7 +89,7 @@ func BenchmarkEvaluate700k(b *testing.B) {
 		b.Fatal(err)
 	}
 	node := netip.MustParseAddr("10.250.0.10")
-	pod := netip.MustParseAddr("10.1.2.3")
+	pod := netip.MustParseAddr("10.150.1.3")
 	var np genService
 	for _, s := range svcs {
 		if s.nodePort != 0 {

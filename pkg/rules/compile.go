@@ -201,9 +201,6 @@ func (ch *Chain) compile() {
 			r.flags |= ruleMalformed
 			warn(r, "unterminated quote (line cut off?)")
 		}
-		if r.flags&ruleTruncated != 0 {
-			warn(r, "last line of a dump that was cut off; the rule is not trusted")
-		}
 		for _, cd := range r.conds(code) {
 			if cd.kind == condUnknown {
 				warn(r, "not understood: "+cd.s)

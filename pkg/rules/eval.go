@@ -293,13 +293,29 @@ func (e *evaluator) run() {
 	}
 }
 
-// setOutIface fills in the output interface for a locally routed packet.
+// setOutIface fills in the output interface for a locally sent packet.
 func (e *evaluator) setOutIface(m *machine) {
 	if e.isLocal(m.dst) {
 		m.outIface, m.outKnown = "lo", true
 	} else {
-		m.outIface, m.outKnown = e.in.Packet.OutIface, e.in.Packet.OutIface != ""
+		m.outIface, m.outKnown = e.routeDev(m.dst)
 	}
+}
+
+// routeDev is the output interface for dst: Packet.OutIface when given,
+// else the longest matching prefix of Routes.
+func (e *evaluator) routeDev(dst netip.Addr) (string, bool) {
+	if e.in.Packet.OutIface != "" {
+		return e.in.Packet.OutIface, true
+	}
+	best := -1
+	dev := ""
+	for _, r := range e.in.Routes {
+		if r.Dst.IsValid() && r.Dst.Contains(dst) && r.Dst.Bits() > best {
+			best, dev = r.Dst.Bits(), r.Dev
+		}
+	}
+	return dev, best >= 0 && dev != ""
 }
 
 // maxDepth bounds chain nesting; the kernel refuses loops at load time, so
@@ -381,7 +397,7 @@ func (e *evaluator) route(m *machine) {
 		m.outIface, m.outKnown = "", true
 		m.stages = append(m.stages, stagesInput...)
 	} else {
-		m.outIface, m.outKnown = e.in.Packet.OutIface, e.in.Packet.OutIface != ""
+		m.outIface, m.outKnown = e.routeDev(m.dst)
 		m.stages = append(m.stages, stagesForward...)
 	}
 }

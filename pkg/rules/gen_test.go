@@ -44,10 +44,11 @@ func genDump(o genOpts) (string, []genService) {
 	large := o.services*o.endpoints > 1000
 	var svcs []genService
 	epIdx := 0
-	podCIDR := "10.0.0.0/8"
+	podCIDR := "10.128.0.0/10" // holds the endpoints below, not the node 10.250.0.10
+
 	masqAll := "/32"
 	if o.ipv6 {
-		podCIDR = "fd00:10::/64"
+		podCIDR = "fd00::/16"
 		masqAll = "/128"
 	}
 	for i := 0; i < o.services; i++ {

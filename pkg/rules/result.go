@@ -30,6 +30,12 @@ const (
 	HookOutput Hook = "output"
 )
 
+// Route is one entry of the node's routing table (main table).
+type Route struct {
+	Dst netip.Prefix
+	Dev string
+}
+
 // Packet is the first packet of a new connection.
 type Packet struct {
 	Src, Dst netip.Addr
@@ -58,6 +64,10 @@ type EvalInput struct {
 	NodeIPs []netip.Addr
 	Hook    Hook
 	Packet  Packet
+	// Routes, when given (the node's `ip route`), name the output
+	// interface of a forwarded or locally sent packet, so `-o` can be
+	// decided; Packet.OutIface overrides them. See ParseRoutes.
+	Routes []Route
 	// IPSets, when given, decide `-m set --match-set`; otherwise such
 	// rules are reported and not matched.
 	IPSets map[string]*IPSet

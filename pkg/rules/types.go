@@ -375,30 +375,37 @@ func (r *Rule) Line() int { return int(r.line) }
 // Raw is the line exactly as it appeared (without the line terminator).
 func (r *Rule) Raw() string { return r.chain.table.rs.text[r.off : r.off+r.n] }
 
+// compiledRule returns the chain's own copy of the rule after compiling
+// the chain, so a Rule value copied out of Chain.Rules before its chain was
+// compiled still answers correctly.
+func (r *Rule) compiledRule() *Rule {
+	r.chain.compiled()
+	return &r.chain.Rules[r.num-1]
+}
+
 // Target is the -j or -g argument, "" when the rule has no target.
 func (r *Rule) Target() string {
-	code := r.chain.compiled()
+	r = r.compiledRule()
 	if r.flags&ruleQuotedTarget != 0 {
-		return code.targets[r.num]
+		return r.chain.code.targets[r.num]
 	}
 	return r.Raw()[r.tgt0:r.tgt1]
 }
 
 // Goto reports whether the rule used -g (goto) rather than -j (jump).
-func (r *Rule) Goto() bool { r.chain.compiled(); return r.flags&ruleGoto != 0 }
+func (r *Rule) Goto() bool { return r.compiledRule().flags&ruleGoto != 0 }
 
 // Malformed reports whether the line could not be read completely (an
 // unterminated quote, an option missing its argument, or the dump ended in
 // the middle of it). The evaluator never treats such a rule as a match.
 func (r *Rule) Malformed() bool {
-	r.chain.compiled()
-	return r.flags&(ruleMalformed|ruleTruncated) != 0
+	return r.compiledRule().flags&(ruleMalformed|ruleTruncated) != 0
 }
 
 // TargetArgs returns the words after the target name (e.g. ["--to-destination",
 // "10.0.0.1:80"] for DNAT).
 func (r *Rule) TargetArgs() []string {
-	r.chain.compiled()
+	r = r.compiledRule()
 	raw := r.Raw()
 	if r.tgt1 == 0 || int(r.tgt1) >= len(raw) {
 		return nil

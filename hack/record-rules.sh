@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# record-rules.sh [OUTDIR] — record what real kube-proxy (iptables mode) writes,
+# for pkg/rules' golden tests. Nothing here is hand-written rule text.
+#
+#  1. Uses the running harness cluster (hack/cluster.sh) if it is up in
+#     iptables mode, else brings one up (and takes it down again at the end).
+#  2. Applies pkg/rules/testdata/record/scenarios.yaml (namespace svct-rules):
+#     ClusterIP, single endpoint, named ports, NodePort, LoadBalancer with and
+#     without source ranges (status set through the status subresource, as a
+#     cloud controller would), externalIPs, eTP=Local with local and with only
+#     remote endpoints, iTP=Local likewise, ClientIP affinity, no endpoints,
+#     terminating-only endpoints, dual-stack. Waits until kube-proxy has
+#     programmed every one of them.
+#  3. Saves the node's iptables-save and ip6tables-save (the nft backend the
+#     harness pins), loads each into real iptables-legacy-restore and
+#     iptables-nft-restore inside fresh network namespaces and saves it back
+#     with the matching -save (plain, with -c counters, and as `iptables -S`
+#     per table), so OUTDIR holds what real nodes of both backends print.
+#  4. Records the API objects, the node's addresses and routes, and real
+#     traffic: requests from the node, from a pod and from an "outside"
+#     network namespace (bridged onto the node's network, two source
+#     addresses: one inside the LoadBalancer source range, one outside) to
+#     every scenario, and which pod answered each. The golden tests require the
+#     evaluator's predicted endpoint set to equal the set real connections
+#     reached.
+#
+# Needs root. Everything it creates (namespace svct-rules, the netns, the veth
+# and the routes for the outside addresses) is removed on exit; KEEP=1 keeps
+# the scenarios. Typical run: 1-2 minutes on a warm cluster.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+
+OUT=${1:-$repo/pkg/rules/testdata/kube-proxy}
+MANIFEST=$repo/pkg/rules/testdata/record/scenarios.yaml
+NS=svct-rules
+REQS=${REQS:-30}   # requests per (scenario, source): P(missing one of 3 endpoints) < 1e-4
+TAG=svct-rec-$$
+OUTSIDE_NS=$TAG-out
+OUT_ALLOWED=203.0.113.5   # inside lb-ranges' loadBalancerSourceRanges
+OUT_DENIED=198.51.100.5   # outside every source range
+
+die() { log "ERROR: $*"; exit 1; }
+[[ $(id -u) == 0 ]] || die "must run as root (iptables, network namespaces)"
+
+# --- tools -------------------------------------------------------------------
+# nfacct: kube-proxy's KUBE-FORWARD rule uses -m nfacct, and a rule naming an
+# accounting object cannot be restored into a fresh netns until the object
+# exists there.
+need=()
+for t in iptables-legacy-restore:iptables iptables-nft-restore:iptables ip:iproute2 nfacct:nfacct curl:curl; do
+  command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")
+done
+if ((${#need[@]})); then
+  log "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+# --- cluster -----------------------------------------------------------------
+brought_up=0
+netns_made=()
+cleanup() {
+  local rc=$?
+  set +e
+  for n in "${netns_made[@]}"; do ip netns del "$n" 2>/dev/null; done
+  ip link del "$TAG-o0" 2>/dev/null
+  ip route del "$OUT_ALLOWED/32" 2>/dev/null
+  ip route del "$OUT_DENIED/32" 2>/dev/null
+  if [[ ${KEEP:-0} != 1 ]] && command -v kubectl >/dev/null && [[ -n ${KUBECONFIG:-} ]]; then
+    kubectl delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1
+  fi
+  if ((brought_up)); then "$here/cluster.sh" down >&2; fi
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+if "$here/cluster.sh" status >/dev/null 2>&1; then
+  mode=$(sed -n 's/^PROXY_MODE=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null || echo iptables)
+  [[ $mode == iptables ]] || die "the running cluster's kube-proxy is in $mode mode; this records iptables mode"
+  log "using the running cluster"
+else
+  log "bringing up a cluster (PROXY_MODE=iptables)"
+  # Only a cluster this script started is taken down at the end: if `up`
+  # fails (another run started one meanwhile), leave everything alone.
+  PROXY_MODE=iptables "$here/cluster.sh" up >&2 || die "could not bring up a cluster"
+  brought_up=1
+fi
+eval "$("$here/cluster.sh" env)"
+family=$(sed -n 's/^SVCT_IP_FAMILY=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null || echo dual)
+node_ip4=10.250.0.10
+node_ip6=fd00:10:250::10
+
+# --- scenarios ---------------------------------------------------------------
+kubectl delete namespace "$NS" --ignore-not-found --wait=true --timeout=120s >&2
+kubectl apply -f "$MANIFEST" >&2
+lbpatch() { # SERVICE IP
+  kubectl -n "$NS" patch service "$1" --subresource=status --type=merge \
+    -p "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$2\",\"ipMode\":\"VIP\"}]}}}" >&2
+}
+lbpatch lb 10.250.0.120
+lbpatch lb-ranges 10.250.0.121
+lbpatch lb-ranges-node 10.250.0.122
+kubectl -n "$NS" wait --for=condition=Available deployment/web deployment/solo --timeout=180s >&2
+kubectl -n "$NS" wait --for=condition=Ready pod/client --timeout=180s >&2
+
+# settled: kube-proxy wrote the expected number of DNAT rules for each
+# Service (comments are on: this cluster is far below 1000 endpoints) and the
+# REJECT/DROP rules of the endpoint-less ones.
+dnat_count() { # DUMP SERVICE[:PORT]
+  grep -c -- "--comment \"$NS/$2\" .*-j DNAT" <<<"$1" || true
+}
+settled() {
+  local d4 d6 s n
+  d4=$(iptables-nft-save -t nat 2>/dev/null; iptables-nft-save -t filter 2>/dev/null)
+  for s in clusterip:3 single:1 multiport:http:3 multiport:metrics:3 nodeport:3 lb:3 lb-ranges:3 \
+           lb-ranges-node:3 externalip:3 etp-local:3 etp-local-remote:2 itp-local:3 affinity:3 \
+           terminating:1 dualstack:3; do
+    n=${s##*:}
+    [[ $(dnat_count "$d4" "${s%:*}") == "$n" ]] || return 1
+  done
+  grep -q -- "\"$NS/noendpoints has no endpoints\" .*-j REJECT" <<<"$d4" || return 1
+  grep -q -- "\"$NS/itp-local-remote has no local endpoints\" .*-j DROP" <<<"$d4" || return 1
+  grep -q -- "\"$NS/etp-local-remote has no local endpoints\" .*-j DROP" <<<"$d4" || return 1
+  grep -q -- "KUBE-FW-.*\"$NS/lb-ranges-node loadbalancer IP\" -j KUBE-EXT" <<<"$d4" || return 1
+  if [[ $family == dual ]]; then
+    d6=$(ip6tables-nft-save -t nat 2>/dev/null)
+    [[ $(dnat_count "$d6" dualstack) == 3 ]] || return 1
+  fi
+}
+deadline=$((SECONDS + 180))
+until settled; do
+  ((SECONDS < deadline)) || die "kube-proxy did not program the scenarios within 180s"
+  sleep 1
+done
+# One more sync period, so the saved rules are a settled sync, not a partial one.
+sleep 2
+log "kube-proxy programmed every scenario"
+
+# --- save the node's rules and round-trip them through both backends ---------
+mkdir -p "$OUT"
+tmp=$(mktemp -d)
+iptables-nft-save >"$tmp/node-v4" 2>/dev/null
+[[ $family == dual ]] && ip6tables-nft-save >"$tmp/node-v6" 2>/dev/null
+nfacct_names=$(grep -ho -- '--nfacct-name  *[^ ]*' "$tmp"/node-v* | awk '{print $2}' | sort -u)
+
+# strip_time removes the run-dependent "on <date>" of the header and footer
+# lines, so re-recording an unchanged cluster gives a clean diff.
+strip_time() { sed -E 's/^(# (Generated by|Completed on) [^ ]*( v[^ ]+( \([a-z_]+\))?)?) on .*/\1/'; }
+strip_time <"$tmp/node-v4" >"$OUT/node-nft-v4.save"
+[[ $family == dual ]] && strip_time <"$tmp/node-v6" >"$OUT/node-nft-v6.save"
+
+roundtrip() { # BACKEND FAMILY(4|6) INPUT
+  local b=$1 f=$2 in=$3 ns=$TAG-$1-$2 pfx=iptables
+  [[ $f == 6 ]] && pfx=ip6tables
+  ip netns add "$ns"; netns_made+=("$ns")
+  for n in $nfacct_names; do ip netns exec "$ns" nfacct add "$n" >/dev/null 2>&1 || true; done
+  ip netns exec "$ns" "$pfx-$b-restore" <"$in" || die "$pfx-$b-restore rejected the node's dump"
+  ip netns exec "$ns" "$pfx-$b-save" 2>/dev/null | strip_time >"$OUT/$b-v$f.save"
+  ip netns exec "$ns" "$pfx-$b-save" -c 2>/dev/null | strip_time >"$OUT/$b-v$f-counters.save"
+  for t in nat filter; do
+    ip netns exec "$ns" "$pfx-$b" -t "$t" -S >"$OUT/$b-v$f-$t.S" 2>/dev/null
+  done
+  ip netns del "$ns"
+}
+for b in nft legacy; do
+  roundtrip "$b" 4 "$tmp/node-v4"
+  [[ $family == dual ]] && roundtrip "$b" 6 "$tmp/node-v6"
+done
+log "saved the rules of both backends in $OUT"
+
+# --- API objects and node facts -------------------------------------------
+kubectl -n "$NS" get services,endpointslices,pods -o json >"$OUT/objects.json"
+{
+  echo "{"
+  echo "  \"nodeName\": \"node1\","
+  echo "  \"nodeIPs\": [\"$node_ip4\"$([[ $family == dual ]] && echo ", \"$node_ip6\"")],"
+  echo "  \"clusterCIDRs\": [\"10.244.0.0/16\"$([[ $family == dual ]] && echo ", \"fd00:10:244::/56\"")],"
+  echo "  \"kubernetes\": \"$(kubectl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1)\","
+  echo "  \"iptables\": \"$(iptables --version)\","
+  echo "  \"kernel\": \"$(uname -r)\","
+  echo "  \"routes4\": $(ip -j route show),"
+  echo "  \"routes6\": $(ip -6 -j route show)"
+  echo "}"
+} >"$OUT/node.json"
+
+# --- real traffic ------------------------------------------------------------
+# The outside world: a netns bridged onto the node's network (svctnode), with
+# one address inside lb-ranges' source range and one outside every range.
+ip netns add "$OUTSIDE_NS"; netns_made+=("$OUTSIDE_NS")
+ip link add "$TAG-o0" type veth peer name "$TAG-o1"
+ip link set "$TAG-o1" netns "$OUTSIDE_NS"
+ip link set "$TAG-o0" master svctnode up
+ip -n "$OUTSIDE_NS" link set lo up
+ip -n "$OUTSIDE_NS" link set "$TAG-o1" up
+ip -n "$OUTSIDE_NS" addr add "$OUT_ALLOWED/32" dev "$TAG-o1"
+ip -n "$OUTSIDE_NS" addr add "$OUT_DENIED/32" dev "$TAG-o1"
+ip -n "$OUTSIDE_NS" route add 10.250.0.0/24 dev "$TAG-o1"
+ip route add "$OUT_ALLOWED/32" dev svctnode
+ip route add "$OUT_DENIED/32" dev svctnode
+
+svcip() { kubectl -n "$NS" get svc "$1" -o "jsonpath={.spec.clusterIPs[$2]}" 2>/dev/null; }
+client_ip4=$(kubectl -n "$NS" get pod client -o jsonpath='{.status.podIPs[0].ip}')
+client_ip6=$(kubectl -n "$NS" get pod client -o jsonpath='{.status.podIPs[1].ip}')
+
+# probe FROM SRC DST PORT N: N requests, one connection each; prints, per
+# request, "<pod IP> <client IP the pod saw>" (the second tells whether the
+# connection was masqueraded) or "fail" when nothing answered.
+probe() {
+  local from=$1 src=$2 dst=$3 port=$4 n=$5 url
+  url="http://$dst:$port/"
+  [[ $dst == *:* ]] && url="http://[$dst]:$port/"
+  case $from in
+    node) for ((i = 0; i < n; i++)); do curl -s --max-time 1 "$url" || echo fail; echo; done ;;
+    pod) kubectl -n "$NS" exec client -c echo -- sh -c \
+           "for i in \$(seq $n); do /echo -get $url -timeout 1s 2>/dev/null || echo fail; echo; done" ;;
+    outside) for ((i = 0; i < n; i++)); do
+               ip netns exec "$OUTSIDE_NS" curl -s --max-time 1 --interface "$src" "$url" || echo fail; echo
+             done ;;
+  esac | normalize
+}
+normalize() {
+  sed -n -E 's/.* ip=([^ ]*) .*client=([^ ]*) .*/\1 \2/p; /^fail$/p' |
+    sed -E 's/ \[?([0-9a-f.:]+)\]?:[0-9]+$/ \1/'
+}
+# answers: count identical lines into a JSON object body.
+answers() { sort | uniq -c | awk '{k=$2; if (NF > 2) k = k " " $3; printf "%s\"%s\": %d", (NR>1?", ":""), k, $1}'; }
+# record SCENARIO FROM SRC DST PORT [N]
+first=1
+record() {
+  local scen=$1 from=$2 src=$3 dst=$4 port=$5 n=${6:-$REQS} got
+  got=$(probe "$from" "$src" "$dst" "$port" "$n" | answers)
+  ((first)) || echo "," >>"$tmp/traffic"
+  first=0
+  printf '  {"scenario": "%s", "from": "%s", "src": "%s", "dst": "%s", "port": %d, "requests": %d, "answers": {%s}}' \
+    "$scen" "$from" "$src" "$dst" "$port" "$n" "$got" >>"$tmp/traffic"
+  log "traffic $scen from $from ($src) to $dst:$port: {$got}"
+}
+: >"$tmp/traffic"
+for s in clusterip single nodeport lb lb-ranges externalip etp-local itp-local affinity; do
+  ip=$(svcip "$s" 0)
+  record "$s" node "$node_ip4" "$ip" 80
+  record "$s" pod "$client_ip4" "$ip" 80
+done
+record multiport node "$node_ip4" "$(svcip multiport 0)" 9090
+record multiport pod "$client_ip4" "$(svcip multiport 0)" 9090
+record noendpoints node "$node_ip4" "$(svcip noendpoints 0)" 80 3
+record noendpoints pod "$client_ip4" "$(svcip noendpoints 0)" 80 3
+record itp-local-remote pod "$client_ip4" "$(svcip itp-local-remote 0)" 80 3
+for np in nodeport:30090 lb:30091 etp-local:30093 dualstack:30097; do
+  record "${np%%:*}" outside "$OUT_ALLOWED" "$node_ip4" "${np##*:}"
+  record "${np%%:*}" node "$node_ip4" "$node_ip4" "${np##*:}"
+  record "${np%%:*}" pod "$client_ip4" "$node_ip4" "${np##*:}"
+done
+record noendpoints outside "$OUT_ALLOWED" "$node_ip4" 30095 3
+record etp-local-remote outside "$OUT_ALLOWED" "$node_ip4" 30094 3
+record lb outside "$OUT_ALLOWED" 10.250.0.120 80
+record lb-ranges outside "$OUT_ALLOWED" 10.250.0.121 80
+record lb-ranges outside "$OUT_DENIED" 10.250.0.121 80 3
+record lb-ranges node "$node_ip4" 10.250.0.121 80 3
+record lb-ranges-node node "$node_ip4" 10.250.0.122 80
+record lb-ranges-node outside "$OUT_DENIED" 10.250.0.122 80 3
+record externalip outside "$OUT_ALLOWED" 10.250.0.130 80
+record externalip node "$node_ip4" 10.250.0.130 80
+# hairpin: a backend reaching its own Service
+hp=$(kubectl -n "$NS" get pods -l app=solo -o jsonpath='{.items[0].metadata.name}')
+hp_ip=$(kubectl -n "$NS" get pod "$hp" -o jsonpath='{.status.podIP}')
+got=$(kubectl -n "$NS" exec "$hp" -c echo -- sh -c \
+  "for i in \$(seq 5); do /echo -get http://$(svcip single 0)/ -timeout 1s 2>/dev/null || echo fail; echo; done" |
+  normalize | answers)
+echo "," >>"$tmp/traffic"
+printf '  {"scenario": "single", "from": "pod", "src": "%s", "dst": "%s", "port": 80, "requests": 5, "answers": {%s}}' \
+  "$hp_ip" "$(svcip single 0)" "$got" >>"$tmp/traffic"
+if [[ $family == dual ]]; then
+  ip6=$(svcip dualstack 1)
+  record dualstack node "$node_ip6" "$ip6" 80
+  record dualstack pod "$client_ip6" "$ip6" 80
+fi
+{ echo "["; cat "$tmp/traffic"; echo; echo "]"; } >"$OUT/traffic.json"
+rm -rf "$tmp"
+log "recorded $(grep -c '"scenario"' "$OUT/traffic.json") traffic samples"
+log "done: $OUT"
