@@ -176,7 +176,7 @@ func (ch *Chain) compile() {
 	warn := func(r *Rule, msg string) {
 		w := Warning{Source: src, Line: r.Line(), Chain: ch.Name, Rule: r.Num(), Message: msg}
 		if ch.table != nil {
-			w.Table = ch.table.Name
+			w.Table = string(ch.table.Name)
 		}
 		code.warnings = append(code.warnings, w)
 	}

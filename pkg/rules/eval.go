@@ -107,7 +107,7 @@ func newEvaluator(in EvalInput) (*evaluator, error) {
 		used++
 		for _, t := range rs.Tables {
 			if prev := e.tables[t.Name]; len(prev) > 0 && prev[len(prev)-1].rs != rs {
-				e.warn(Warning{Source: rs.Source, Table: t.Name, Message: fmt.Sprintf(
+				e.warn(Warning{Source: rs.Source, Table: string(t.Name), Message: fmt.Sprintf(
 					"table %s is also in %s: the kernel runs both (legacy and nft side by side?); walking them in the order given",
 					t.Name, sourceName(prev[0].rs.Source))})
 			}
@@ -122,7 +122,7 @@ func newEvaluator(in EvalInput) (*evaluator, error) {
 	}
 	for _, t := range []Table{TableNAT, TableFilter} {
 		if len(e.tables[t]) == 0 {
-			e.warn(Warning{Table: t, Message: fmt.Sprintf("no %s table in the input: its rules were not evaluated", t)})
+			e.warn(Warning{Table: string(t), Message: fmt.Sprintf("no %s table in the input: its rules were not evaluated", t)})
 		}
 	}
 	if fam == IPv4 {
@@ -149,7 +149,7 @@ func (e *evaluator) warn(w Warning) {
 }
 
 func (e *evaluator) warnRule(r *Rule, msg string) {
-	e.warn(Warning{Source: r.chain.table.rs.Source, Line: r.Line(), Table: r.Table(), Chain: r.Chain(), Rule: r.Num(), Message: msg})
+	e.warn(Warning{Source: r.chain.table.rs.Source, Line: r.Line(), Table: string(r.Table()), Chain: r.Chain(), Rule: r.Num(), Message: msg})
 }
 
 func (e *evaluator) isLocal(a netip.Addr) bool {
@@ -411,7 +411,7 @@ func (e *evaluator) popChain(m *machine) {
 	}
 	// End of the built-in chain: its policy decides.
 	if m.base.Policy == "DROP" {
-		m.steps = append(m.steps, Step{Source: m.tbl.rs.Source, Table: m.tbl.Name, Chain: m.base.Name, Line: m.base.Line,
+		m.steps = append(m.steps, Step{Source: m.tbl.rs.Source, Table: string(m.tbl.Name), Chain: m.base.Name, Line: m.base.Line,
 			Action: "policy DROP"})
 		m.verdict = VerdictDrop
 		m.finished = true
@@ -793,7 +793,7 @@ func (e *evaluator) fork(m *machine, r *Rule, forks []forkCond) []*machine {
 // the target extensions below; anything else is reported, never guessed.
 func (e *evaluator) apply(m *machine, r *Rule) {
 	tgt := r.Target()
-	s := Step{Source: r.chain.table.rs.Source, Table: r.Table(), Chain: r.Chain(), Rule: r.Num(), Line: r.Line(), Raw: r.Raw()}
+	s := Step{Source: r.chain.table.rs.Source, Table: string(r.Table()), Chain: r.Chain(), Rule: r.Num(), Line: r.Line(), Raw: r.Raw()}
 	if tgt == "" {
 		s.Action = "match only (no target)"
 		m.steps = append(m.steps, s)
@@ -1087,8 +1087,8 @@ func markOp(args []string) (val, mask uint32, desc string, ok bool) {
 func (e *evaluator) result() *Result {
 	p := e.in.Packet
 	res := &Result{
-		Query: Query{Hook: e.in.Hook, Src: p.Src.String(), Dst: p.Dst.String(), DstPort: int(p.DstPort),
-			SrcPort: int(p.SrcPort), Proto: p.Proto, Family: e.family},
+		Query: Query{Hook: string(e.in.Hook), Src: p.Src.String(), Dst: p.Dst.String(), DstPort: int(p.DstPort),
+			SrcPort: int(p.SrcPort), Proto: p.Proto, Family: e.family.String()},
 		Endpoints: []Endpoint{},
 		Warnings:  e.warnings,
 	}

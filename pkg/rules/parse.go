@@ -187,7 +187,7 @@ func (p *parser) warnRule(line int, ch *Chain, num int, msg string) {
 		w.Chain = ch.Name
 		w.Rule = num
 		if ch.table != nil {
-			w.Table = ch.table.Name
+			w.Table = string(ch.table.Name)
 		}
 	}
 	p.rs.Warnings = append(p.rs.Warnings, w)

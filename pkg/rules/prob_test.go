@@ -29,11 +29,11 @@ func TestExactProbabilityExamples(t *testing.T) {
 		snapped bool
 		ok      bool
 	}{
-		{"0.33333333349", "1/3", true, true},  // what iptables-save prints
-		{"0.3333333333", "1/3", true, true},   // what kube-proxy wrote
-		{"0.50000000000", "1/2", true, true},  //
-		{"0.25", "1/4", false, true},          // hand-written, exact anyway
-		{"0.3", "3/10", false, true},          // not 1/k: taken as printed
+		{"0.33333333349", "1/3", true, true}, // what iptables-save prints
+		{"0.3333333333", "1/3", true, true},  // what kube-proxy wrote
+		{"0.50000000000", "1/2", true, true}, //
+		{"0.25", "1/4", false, true},         // hand-written, exact anyway
+		{"0.3", "3/10", false, true},         // not 1/k: taken as printed
 		{"0.33333", "33333/100000", false, true},
 		{"1.5", "", false, false},
 		{"abc", "", false, false},

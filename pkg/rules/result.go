@@ -1,20 +1,9 @@
 package rules
 
-import "net/netip"
+import (
+	"net/netip"
 
-// Verdict is what happens to the packet, by the precedence the issue
-// fixes: DROP or REJECT anywhere wins; else DNAT if the packet was DNATed
-// (even when a filter rule then accepts it); else ACCEPT if a rule
-// explicitly accepted it; else NONE (the packet passes untouched).
-type Verdict string
-
-// Verdicts.
-const (
-	VerdictDNAT   Verdict = "DNAT"
-	VerdictAccept Verdict = "ACCEPT"
-	VerdictDrop   Verdict = "DROP"
-	VerdictReject Verdict = "REJECT"
-	VerdictNone   Verdict = "NONE"
+	"github.com/svctrace/kubectl-svc-trace/pkg/rules/result"
 )
 
 // Hook is where the packet enters the node's netfilter.
@@ -79,110 +68,25 @@ type EvalInput struct {
 	MaxBranches int
 }
 
-// Result is the outcome of one evaluation. It is the JSON document of
-// `kubectl svc-trace eval -o json`.
-type Result struct {
-	Query      Query      `json:"query"`
-	Verdict    Verdict    `json:"verdict"`
-	Endpoints  []Endpoint `json:"endpoints"`
-	Masquerade bool       `json:"masquerade"`
-	// Uncertain is set when some branch passed a rule the evaluator could
-	// not decide (see Warnings).
-	Uncertain bool `json:"uncertain"`
-	// Path is the walk as a tree: shared steps, then the branches at each
-	// fork (statistic, affinity) with their probabilities.
-	Path *PathNode `json:"path"`
-	// Branches lists every outcome with its full step list.
-	Branches []Branch  `json:"branches"`
-	Warnings []Warning `json:"warnings"`
-}
+// The evaluation result types live in package result (see there); these
+// aliases keep rules.Result etc. working for callers of Evaluate.
+type (
+	Result     = result.Result
+	Query      = result.Query
+	Endpoint   = result.Endpoint
+	Branch     = result.Branch
+	Step       = result.Step
+	PathNode   = result.PathNode
+	PathBranch = result.PathBranch
+	Outcome    = result.Outcome
+	Verdict    = result.Verdict
+)
 
-// Query echoes what was evaluated.
-type Query struct {
-	Hook    Hook     `json:"hook"`
-	Src     string   `json:"src"`
-	Dst     string   `json:"dst"`
-	DstPort int      `json:"dport"`
-	SrcPort int      `json:"sport,omitempty"`
-	Proto   string   `json:"proto"`
-	NodeIPs []string `json:"nodeIPs,omitempty"`
-	Family  Family   `json:"family"`
-}
-
-// Endpoint is one destination the packet can be DNATed to.
-type Endpoint struct {
-	IP   string `json:"ip"`
-	Port int    `json:"port"`
-	// Probability that a new connection from this client lands here
-	// (sticky branches excluded), and the same as an exact fraction.
-	Probability float64 `json:"probability"`
-	Fraction    string  `json:"fraction"`
-	Masquerade  bool    `json:"masquerade"`
-	// Chain is the chain whose rule DNATed (KUBE-SEP-...).
-	Chain string `json:"chain,omitempty"`
-	// Sticky: session affinity can also pin the client here.
-	Sticky    bool `json:"sticky,omitempty"`
-	Uncertain bool `json:"uncertain,omitempty"`
-	// Label names the Service/pod when a ChainMap was applied.
-	Label string `json:"label,omitempty"`
-}
-
-// Branch is one outcome of the walk.
-type Branch struct {
-	Probability float64 `json:"probability"`
-	Fraction    string  `json:"fraction"`
-	// Conditions are the choices that lead here ("statistic matched",
-	// "client has affinity entry in KUBE-SEP-...").
-	Conditions []string `json:"conditions,omitempty"`
-	// Sticky branches depend on session-affinity state: their probability
-	// is not part of the new-connection distribution and is reported as 0.
-	Sticky     bool    `json:"sticky,omitempty"`
-	Verdict    Verdict `json:"verdict"`
-	DNAT       string  `json:"dnat,omitempty"`
-	Masquerade bool    `json:"masquerade"`
-	SNAT       string  `json:"snat,omitempty"`
-	Uncertain  bool    `json:"uncertain,omitempty"`
-	Steps      []Step  `json:"steps"`
-}
-
-// Step is one rule that matched (or a chain policy that applied).
-type Step struct {
-	Source string `json:"source,omitempty"`
-	Table  Table  `json:"table"`
-	Chain  string `json:"chain"`
-	// Rule is the rule's 1-based number in its chain; 0 for a policy.
-	Rule int    `json:"rule,omitempty"`
-	Line int    `json:"line,omitempty"`
-	Raw  string `json:"raw,omitempty"`
-	// Action says what the rule did: "jump KUBE-SVC-...", "DNAT
-	// 10.244.0.5:80", "MARK 0x4000", "policy DROP", ...
-	Action string `json:"action"`
-	// Label names the Service/endpoint of a KUBE-* chain when known.
-	Label string `json:"label,omitempty"`
-}
-
-// PathNode is a node of the walk tree: steps every branch below shares,
-// then either forks or an outcome.
-type PathNode struct {
-	Steps    []Step       `json:"steps,omitempty"`
-	Branches []PathBranch `json:"branches,omitempty"`
-	Outcome  *Outcome     `json:"outcome,omitempty"`
-}
-
-// PathBranch is one alternative at a fork.
-type PathBranch struct {
-	Condition   string   `json:"condition"`
-	Probability float64  `json:"probability"`
-	Fraction    string   `json:"fraction"`
-	Sticky      bool     `json:"sticky,omitempty"`
-	Node        PathNode `json:"node"`
-}
-
-// Outcome ends a path.
-type Outcome struct {
-	Verdict    Verdict `json:"verdict"`
-	DNAT       string  `json:"dnat,omitempty"`
-	Masquerade bool    `json:"masquerade"`
-	SNAT       string  `json:"snat,omitempty"`
-	Uncertain  bool    `json:"uncertain,omitempty"`
-}
+// Verdicts (see result.Verdict).
+const (
+	VerdictDNAT   = result.VerdictDNAT
+	VerdictAccept = result.VerdictAccept
+	VerdictDrop   = result.VerdictDrop
+	VerdictReject = result.VerdictReject
+	VerdictNone   = result.VerdictNone
+)

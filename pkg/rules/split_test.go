@@ -10,7 +10,8 @@ import (
 // iptables/xshared.c); the quoted cases are what xtables_save_string prints
 // for comments with spaces, quotes, backslashes and apostrophes, as a real
 // iptables-nft-save printed them for
-//   --comment "weird \"quoted\" comment with \\ and 'x'".
+//
+//	--comment "weird \"quoted\" comment with \\ and 'x'".
 func TestSplitArgs(t *testing.T) {
 	tests := []struct {
 		name string

@@ -1,11 +1,11 @@
 package rules
 
 import (
-	"fmt"
 	"net/netip"
 	"sort"
-	"strings"
 	"sync"
+
+	"github.com/svctrace/kubectl-svc-trace/pkg/rules/result"
 )
 
 // Table is an iptables table name as printed by iptables-save ("*nat").
@@ -75,45 +75,9 @@ const (
 	BackendNFT     Backend = "nf_tables"
 )
 
-// Warning is a problem found while parsing or evaluating. It always says
-// where: the source file (if known), the line, and the table/chain/rule when
-// the problem is in a rule.
-type Warning struct {
-	Source  string `json:"source,omitempty"`
-	Line    int    `json:"line,omitempty"`
-	Table   Table  `json:"table,omitempty"`
-	Chain   string `json:"chain,omitempty"`
-	Rule    int    `json:"rule,omitempty"`
-	Message string `json:"message"`
-}
-
-// String renders the warning as "file:line: table/chain rule N: message".
-func (w Warning) String() string {
-	var b strings.Builder
-	if w.Source != "" {
-		b.WriteString(w.Source)
-		b.WriteByte(':')
-	}
-	if w.Line > 0 {
-		fmt.Fprintf(&b, "%d:", w.Line)
-	}
-	if b.Len() > 0 {
-		b.WriteByte(' ')
-	}
-	if w.Chain != "" {
-		if w.Table != "" {
-			b.WriteString(string(w.Table))
-			b.WriteByte('/')
-		}
-		b.WriteString(w.Chain)
-		if w.Rule > 0 {
-			fmt.Fprintf(&b, " rule %d", w.Rule)
-		}
-		b.WriteString(": ")
-	}
-	b.WriteString(w.Message)
-	return b.String()
-}
+// Warning is a problem found while parsing or evaluating; see
+// result.Warning.
+type Warning = result.Warning
 
 // Ruleset is one parsed dump: every table it held, in dump order, indexed
 // for lookup by name. Rulesets are immutable after Parse returns and safe
