@@ -119,6 +119,9 @@ func Candidates(r Resolver, c Config, name string) []string {
 	}
 	rooted := strings.HasSuffix(name, ".")
 	if rooted {
+		if r.Family() == Go && goAvoidDNS(name) {
+			return nil
+		}
 		return []string{name}
 	}
 	dots := strings.Count(name, ".")
@@ -139,7 +142,7 @@ func Candidates(r Resolver, c Config, name string) []string {
 			return nil
 		}
 		has := dots >= c.Ndots
-		if has {
+		if has && !goAvoidDNS(name) {
 			out = append(out, name+".")
 		}
 		for _, d := range c.Search {
@@ -147,11 +150,11 @@ func Candidates(r Resolver, c Config, name string) []string {
 				continue
 			}
 			fq := name + "." + d + "."
-			if len(fq) <= 254 {
+			if len(fq) <= 254 && !goAvoidDNS(fq) {
 				out = append(out, fq)
 			}
 		}
-		if !has {
+		if !has && !goAvoidDNS(name) {
 			out = append(out, name+".")
 		}
 		return out
@@ -175,6 +178,14 @@ func Candidates(r Resolver, c Config, name string) []string {
 		}
 		return out
 	}
+}
+
+// goAvoidDNS mirrors net.avoidDNS: Go never sends a .onion name to DNS
+// (RFC 7686). It is checked per candidate, so "hidden.onion" still sends
+// its search-suffixed names and only the bare name is dropped.
+func goAvoidDNS(name string) bool {
+	n := strings.ToLower(strings.TrimSuffix(name, "."))
+	return n == "" || strings.HasSuffix(n, ".onion")
 }
 
 // joinDomain builds musl's candidate text "name.domain" made absolute; a

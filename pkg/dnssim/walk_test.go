@@ -101,6 +101,9 @@ func TestCandidates(t *testing.T) {
 		{"go skips search dot", Go, Config{Ndots: 1, Search: []string{"x.example", ".", "y.example"}}, "a", []string{"a.x.example.", "a.y.example.", "a."}},
 		{"ndots 0 as-is first", Glibc, Config{Ndots: 0, Search: []string{"x.example"}}, "a", []string{"a.", "a.x.example."}},
 		{"no search list", Musl, Config{Ndots: 1}, "a", []string{"a."}},
+		{"go drops only the bare .onion name", Go, search3, "hidden.onion", []string{"hidden.onion.default.svc.cluster.local.", "hidden.onion.svc.cluster.local.", "hidden.onion.cluster.local."}},
+		{"go drops a rooted .onion name", Go, search3, "hidden.onion.", nil},
+		{"glibc sends .onion names", Glibc, Config{Ndots: 1}, "hidden.onion", []string{"hidden.onion."}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -142,6 +142,7 @@ func Cases() []Case {
 		{ID: "nodata-asis-external", What: "external name with NODATA as-is (ndots reached)", ResolvConf: ndots1, Name: "nodata.example.com"},
 		{ID: "long-candidate", What: "search domain making name.domain longer than 253 characters", ResolvConf: "search " + longDomain + " default.svc.cluster.local\nnameserver 127.0.0.1\noptions ndots:5 timeout:1 attempts:1\n", Name: "nginx-svc"},
 		{ID: "long-candidate-254", What: "name.domain of exactly 254 characters: inside musl's search filter, over res_mkquery's limit", ResolvConf: "search " + strings.Repeat("e", 60) + "." + strings.Repeat("f", 60) + "." + strings.Repeat("g", 60) + "." + strings.Repeat("h", 53) + ".example default.svc.cluster.local\nnameserver 127.0.0.1\noptions ndots:5 timeout:1 attempts:1\n", Name: "nginx-svc"},
+		{ID: "onion", What: "a .onion name: Go drops only the bare name (RFC 7686, net.avoidDNS per candidate)", ResolvConf: podRC, Name: "hidden.onion"},
 		{ID: "v6-upstream-ipv4", What: "AF_INET lookup of an AAAA-only upstream name", ResolvConf: podRC, Name: "v6.example.net.", Family: dnssim.FamilyIPv4},
 	}
 }
