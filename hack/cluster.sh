@@ -86,7 +86,8 @@ pid_start_time() {
 # when CMD starts with it) and $! is the component's own PID.
 start() {
   local name=$1; shift
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # 9>&-: the daemons must not inherit the cluster lock (see lock below).
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   local pid=$!
   sleep 0.05
   local st; st=$(pid_start_time "$pid") || { tail -20 "$LOGS/$name.log" >&2; die "$name exited at once (log: $LOGS/$name.log)"; }
@@ -568,11 +569,20 @@ cmd_env() {
   echo "export PATH=$K8S_BIN:\$PATH"
 }
 
+# lock: one up/down/purge at a time on this machine (the cluster's addresses
+# and ports make it a machine-wide singleton). e2e.sh's safety-net `down` may
+# overlap TestMain's own; it waits instead of interleaving.
+lock() {
+  mkdir -p /run/lock
+  exec 9>/run/lock/svc-trace-cluster.lock
+  flock -w 600 9 || die "another hack/cluster.sh up/down held the lock for 10 minutes"
+}
+
 case ${1:-} in
-  up) cmd_up ;;
-  down) cmd_down ;;
+  up) lock; cmd_up ;;
+  down) lock; cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  purge) cmd_down; rm -rf "$SVCT_ROOT" ;;
+  purge) lock; cmd_down; rm -rf "$SVCT_ROOT" ;;
   *) echo "usage: $0 up|down|status|env|purge" >&2; exit 2 ;;
 esac

@@ -46,7 +46,9 @@ child=
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then kill -TERM "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
+  # go test runs in its own session (setsid below), so this reaches the test
+  # binary too, not only the `go` driver.
+  if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then kill -TERM -- "-$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
   "$here/cluster.sh" down >/dev/null 2>&1 || log "WARNING: hack/cluster.sh down failed; run it by hand"
   ((${#timings[@]})) && { log "timings:"; printf '  %s\n' "${timings[@]}" >&2; }
   log "total wall time: $((SECONDS - t_all))s (rc=$rc)"
@@ -65,7 +67,7 @@ for mode in $modes; do
   t0=$SECONDS
   log "== e2e suite, kube-proxy mode $mode"
   set +e
-  (cd "$repo" && PROXY_MODE=$mode SVCT_NO_BUILD=1 exec go test -tags e2e ./test/e2e/ -count=1 -v -timeout 30m ${E2E_RUN:+-run "$E2E_RUN"}) &
+  (cd "$repo" && PROXY_MODE=$mode SVCT_NO_BUILD=1 exec setsid go test -tags e2e ./test/e2e/ -count=1 -v -timeout 30m ${E2E_RUN:+-run "$E2E_RUN"}) &
   child=$!
   wait "$child"; r=$?
   child=
