@@ -102,7 +102,7 @@ func serviceTree(t *trace.ServiceTrace, s style) *node {
 				if ep.Node != "" {
 					node = "node/" + esc(ep.Node)
 				}
-				rows = append(rows, []string{mark + " " + hostPort(ep.IP, ep.Port), state, where, node})
+				rows = append(rows, []string{mark + " " + endpointAddr(ep.IP, ep.Port), state, where, node})
 				var more []string
 				if ep.Reason != "" {
 					more = append(more, s.dim(esc(ep.Reason)))
@@ -306,7 +306,7 @@ func selectorString(sel map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-func hostPort(ip string, port int32) string {
+func endpointAddr(ip string, port int32) string {
 	if strings.Contains(ip, ":") {
 		return fmt.Sprintf("[%s]:%d", esc(ip), port)
 	}
@@ -398,7 +398,7 @@ func serviceWide(w io.Writer, t *trace.ServiceTrace, s style) error {
 			if ep.PortName != "" {
 				port = esc(ep.PortName) + ":" + port
 			}
-			rows = append(rows, []string{port, hostPort(ep.IP, ep.Port), state, yesNo(ep.InUse), orNone(esc(ep.Pod)), orNone(esc(ep.Node)), orNone(esc(ep.Zone)), orNone(esc(ep.Slice)), orNone(esc(ep.Reason))})
+			rows = append(rows, []string{port, endpointAddr(ep.IP, ep.Port), state, yesNo(ep.InUse), orNone(esc(ep.Pod)), orNone(esc(ep.Node)), orNone(esc(ep.Zone)), orNone(esc(ep.Slice)), orNone(esc(ep.Reason))})
 		}
 		if len(rows) == 0 {
 			fmt.Fprintln(w, "No endpoints.")
