@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin/kubectl-svc_trace
 
-.PHONY: build unit verify e2e test golden clean
+.PHONY: build unit verify e2e dns-harness test golden clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/kubectl-svc_trace
@@ -17,14 +17,21 @@ unit:
 golden:
 	$(GO) test ./pkg/cmd -run Golden -update
 
-# The real-component suites: a real single-node cluster (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubelet + containerd + runc,
-# kube-proxy) built and started by hack/, torn down afterwards.
+# The real-component suites (root):
+# - e2e: a real single-node cluster (etcd, kube-apiserver,
+#   kube-controller-manager, kube-scheduler, kubelet + containerd + runc,
+#   kube-proxy in iptables and nftables mode) built and started by hack/,
+#   torn down afterwards;
+# - dns-harness: glibc, musl and Go's resolver in network namespaces against
+#   a DNS server the test controls, compared query by query with pkg/dnssim.
 e2e:
 	bash hack/e2e.sh
 
+dns-harness:
+	bash hack/dns-harness.sh
+
 # Everything CI checks.
-test: unit e2e
+test: unit dns-harness e2e
 
 clean:
 	rm -rf bin dist
