@@ -15,7 +15,7 @@ const (
 // splitArgs splits one iptables-restore line into words exactly as
 // iptables-restore does (add_param_to_argv in iptables/xshared.c):
 //
-//   - words are separated by spaces or tabs;
+//   - words are separated by spaces, tabs or newlines;
 //   - a double quote opens a quoted section in which spaces are literal and
 //     a backslash makes the next character literal (iptables-save prints
 //     `"`, `\` and `'` as `\"`, `\\`, `\'` inside quotes, see
@@ -49,14 +49,14 @@ func splitPlain(line string, dst []string) []string {
 	i := 0
 	n := len(line)
 	for i < n {
-		for i < n && (line[i] == ' ' || line[i] == '\t') {
+		for i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n') {
 			i++
 		}
 		if i >= n {
 			break
 		}
 		j := i
-		for j < n && line[j] != ' ' && line[j] != '\t' {
+		for j < n && line[j] != ' ' && line[j] != '\t' && line[j] != '\n' {
 			j++
 		}
 		dst = append(dst, line[i:j])
@@ -69,14 +69,14 @@ func splitPlainEnds(line string, dst []string, ends []int32) ([]string, []int32)
 	i := 0
 	n := len(line)
 	for i < n {
-		for i < n && (line[i] == ' ' || line[i] == '\t') {
+		for i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\n') {
 			i++
 		}
 		if i >= n {
 			break
 		}
 		j := i
-		for j < n && line[j] != ' ' && line[j] != '\t' {
+		for j < n && line[j] != ' ' && line[j] != '\t' && line[j] != '\n' {
 			j++
 		}
 		dst = append(dst, line[i:j])
