@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"net/netip"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The issue's performance targets, measured on a generated dump shaped like
@@ -66,6 +68,21 @@ func BenchmarkParse700k(b *testing.B) {
 		b.ReportMetric(float64(lines), "lines")
 		b.ReportMetric(float64(len(text)), "dump-bytes")
 	})
+	b.Run("parse+compile-all", func(b *testing.B) {
+		// What an eager parser would cost: every rule's matches compiled
+		// (Check). Parse defers this per chain to first use.
+		b.SetBytes(int64(len(text)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			rs, err := ParseString(text, ParseOptions{Source: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ws := rs.Check(); len(ws) != 0 {
+				b.Fatalf("%d rule warnings", len(ws))
+			}
+		}
+	})
 	b.Run("parse-reader", func(b *testing.B) {
 		// Includes reading the dump into memory, as `eval --rules FILE` does.
 		b.SetBytes(int64(len(text)))
@@ -122,6 +139,79 @@ func BenchmarkEvaluate700k(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkEvaluateCold700k is the first evaluation on a freshly parsed
+// dump, as `eval` does it once per run: it includes compiling the chains
+// the packet walks (KUBE-SERVICES with every service port, then the
+// service's own chains). The parse itself is not timed.
+func BenchmarkEvaluateCold700k(b *testing.B) {
+	text, svcs := benchDump()
+	s := svcs[len(svcs)-1]
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		rs, err := ParseString(text, ParseOptions{Source: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := Evaluate(EvalInput{Rulesets: []*Ruleset{rs}, NodeIPs: []netip.Addr{netip.MustParseAddr("10.250.0.10")},
+			Packet: Packet{Src: netip.MustParseAddr("10.150.1.3"), Dst: s.clusterIP, DstPort: uint16(s.port), Proto: "tcp"}})
+		if err != nil || res.Verdict != VerdictDNAT {
+			b.Fatalf("%v %v", err, res)
+		}
+	}
+}
+
+// TestParseMemory700k measures memory for the 700k-line dump: the live
+// heap after parsing (dump text included) and the peak heap seen while
+// parsing, both against the dump's size (target: under 3x). Skipped with
+// -short because it generates the dump.
+func TestParseMemory700k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a 700k-line dump; run without -short")
+	}
+	text, _ := benchDump()
+	size := float64(len(text))
+	base := heapInUse() // includes the text, which the ruleset keeps
+	peak := uint64(0)
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak {
+				peak = v
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Microsecond):
+			}
+		}
+	}()
+	rs, err := ParseString(text, ParseOptions{Source: "bench"})
+	close(done)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := heapInUse()
+	runtime.KeepAlive(rs)
+	// The heap before parsing holds the dump text and the generator's own
+	// bookkeeping; what the parse adds is its structures.
+	added := float64(live) - float64(base)
+	peakAdded := float64(peak) - float64(base)
+	liveRatio := (size + added) / size
+	peakRatio := (size + peakAdded) / size
+	t.Logf("dump %.1f MB, %d lines: the parse keeps %.1f MB of structures (dump + structures = %.2fx the dump); "+
+		"peak while parsing: dump + %.1f MB = %.2fx (whole heap incl. the test's generator data: live %.1f MB, peak %.1f MB)",
+		size/1e6, rs.Lines, added/1e6, liveRatio, peakAdded/1e6, peakRatio, float64(live)/1e6, float64(peak)/1e6)
+	if liveRatio >= 3 || peakRatio >= 3 {
+		t.Errorf("memory above 3x the dump: live %.2fx, peak %.2fx", liveRatio, peakRatio)
 	}
 }
 

@@ -163,27 +163,33 @@ type compiler struct {
 	buf []cond
 }
 
-// compile compiles every rule of the chain (run once, see compiled).
-func (ch *Chain) compile() {
-	code := &chainCode{}
+// compile materialises the chain's rules from their records and compiles
+// them (run once, under the ruleset's compile lock; see compiled).
+func (ch *Chain) compile() *chainCode {
+	rs := ch.table.rs
+	code := &chainCode{rules: make([]Rule, ch.n)}
 	c := compiler{code: code}
 	var toks []string
 	var ends []int32
-	src := ""
-	if ch.table != nil && ch.table.rs != nil {
-		src = ch.table.rs.Source
-	}
 	warn := func(r *Rule, msg string) {
-		w := Warning{Source: src, Line: r.Line(), Chain: ch.Name, Rule: r.Num(), Message: msg}
-		if ch.table != nil {
-			w.Table = string(ch.table.Name)
-		}
-		code.warnings = append(code.warnings, w)
+		code.warnings = append(code.warnings, Warning{Source: rs.Source, Line: r.Line(), Table: string(ch.table.Name),
+			Chain: ch.Name, Rule: r.Num(), Message: msg})
 	}
-	for i := range ch.Rules {
-		r := &ch.Rules[i]
+	idx := rs.scattered[ch]
+	for i := range code.rules {
+		ri := ch.first + int32(i)
+		if idx != nil {
+			ri = idx[i]
+		}
+		rec := rs.recAt(ri)
+		r := &code.rules[i]
+		r.chain, r.off, r.n, r.line, r.num = ch, rec.off, rec.n, rec.line, int32(i+1)
+		if rec.line == rs.truncLine {
+			r.flags |= ruleTruncated
+		}
 		var serr splitErr
-		toks, ends, serr = splitEnds(r.Raw(), toks[:0], ends[:0])
+		raw := r.Raw()
+		toks, ends, serr = splitEnds(raw, toks[:0], ends[:0])
 		j := 0
 		if len(toks) > 0 && len(toks[0]) > 0 && toks[0][0] == '[' {
 			j = 1
@@ -192,7 +198,7 @@ func (ch *Chain) compile() {
 		if j > len(toks) {
 			j = len(toks)
 		}
-		c.raw = r.Raw()
+		c.raw = raw
 		if bad := c.compileRule(r, toks[j:], ends[j:]); bad != "" {
 			r.flags |= ruleMalformed
 			warn(r, bad)
@@ -207,7 +213,7 @@ func (ch *Chain) compile() {
 			}
 		}
 	}
-	ch.code = code
+	return code
 }
 
 // compileRule compiles toks (the words after "-A CHAIN") into r, appending
@@ -324,7 +330,6 @@ func (c *compiler) compileRule(r *Rule, toks []string, ends []int32) (malformed 
 				return "option -c needs packet and byte counts"
 			}
 			i += 2
-			r.flags |= ruleCounters
 		case "-4", "--ipv4", "-6", "--ipv6":
 			// family selectors for iptables-restore-translate; no match.
 		default:

@@ -334,11 +334,12 @@ func (e *evaluator) step(m *machine) []*machine {
 			continue
 		}
 		f := &m.stack[len(m.stack)-1]
-		if f.idx >= len(f.ch.Rules) {
+		rules := f.ch.Rules()
+		if f.idx >= len(rules) {
 			e.popChain(m)
 			continue
 		}
-		r := &f.ch.Rules[f.idx]
+		r := &rules[f.idx]
 		f.idx++
 		res, forks := e.match(m, r)
 		switch res {

@@ -70,8 +70,8 @@ func FuzzParse(f *testing.F) {
 				if tb.Chain(c.Name) == nil {
 					t.Fatalf("chain %q not found by name", c.Name)
 				}
-				for i := range c.Rules {
-					r := &c.Rules[i]
+				for i := range c.Rules() {
+					r := &c.Rules()[i]
 					if r.Num() != i+1 || r.Line() < 1 || r.Line() > lines || r.Raw() == "" {
 						t.Fatalf("rule %d of %s: num %d line %d raw %q", i, c.Name, r.Num(), r.Line(), r.Raw())
 					}

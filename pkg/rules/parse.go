@@ -108,7 +108,7 @@ func DetectFormat(text string) Format {
 func (rs *Ruleset) detectFamily() Family {
 	for _, t := range rs.Tables {
 		for _, c := range t.Chains {
-			if len(c.Rules) == 0 || !strings.ContainsAny(c.Rules[0].Raw(), ".:") {
+			if c.n == 0 || !strings.ContainsAny(rs.text[rs.recAt(c.first).off:][:rs.recAt(c.first).n], ".:") {
 				continue
 			}
 			if f := c.compiled().family; f != FamilyUnknown {
@@ -153,19 +153,10 @@ type parser struct {
 	// slow maps names for the rare dump that breaks that order.
 	slow map[*TableRules]map[string]*Chain
 
-	// rule slab: fixed-size chunks, see ruleChunkBits.
-	ruleChunks [][]Rule
-	nrules     int32
-	chainSlab  []Chain
+	nrules    int32
+	lastRule  *Chain // chain of the most recent rule, for the truncation check
+	chainSlab []Chain
 }
-
-// Rules are stored in chunks; a chain whose rules are contiguous within one
-// chunk (what iptables-save always prints) shares the chunk instead of
-// getting its own slice.
-const (
-	ruleChunkBits = 13
-	ruleChunkSize = 1 << ruleChunkBits
-)
 
 // specSeg tracks one run of `iptables -S` lines. A -P line that follows
 // anything else starts a new run, because `iptables -S; iptables -t nat -S`
@@ -625,7 +616,6 @@ func guessTable(t *TableRules) (Table, string) {
 // use.
 func (p *parser) ruleLine(line string) {
 	rest := line
-	counters := false
 	if rest[0] == '[' {
 		end := strings.IndexByte(rest, ']')
 		if end < 0 || !validCounters(rest[:end+1]) {
@@ -635,7 +625,6 @@ func (p *parser) ruleLine(line string) {
 			}
 		}
 		rest = trimBlank(rest[end+1:])
-		counters = true
 	}
 	switch {
 	case strings.HasPrefix(rest, "-A "):
@@ -681,19 +670,26 @@ func (p *parser) ruleLine(line string) {
 		}
 		p.lastChain = ch
 	}
-	idx := p.nrules
-	r := p.allocRule()
-	r.chain, r.off, r.n, r.line, r.num = ch, uint32(p.lineOff), uint32(len(line)), int32(p.lineNo), ch.n+1
-	if counters {
-		r.flags = ruleCounters
-	}
-	if ch.n == 0 {
+	idx := p.addRec(ruleRec{off: uint32(p.lineOff), n: uint32(len(line)), line: int32(p.lineNo)})
+	switch {
+	case ch.n == 0:
 		ch.first = idx
-	} else if ch.first >= 0 && (ch.last != idx-1 || ch.first>>ruleChunkBits != idx>>ruleChunkBits) {
-		ch.first = -2 // not contiguous in one chunk: copied in finish
+	case p.rs.scattered[ch] != nil:
+		p.rs.scattered[ch] = append(p.rs.scattered[ch], idx)
+	case ch.last != idx-1:
+		// Not contiguous (a hand-assembled file): keep an index list.
+		if p.rs.scattered == nil {
+			p.rs.scattered = map[*Chain][]int32{}
+		}
+		list := make([]int32, 0, ch.n+1)
+		for i := ch.first; i <= ch.last; i++ {
+			list = append(list, i)
+		}
+		p.rs.scattered[ch] = append(list, idx)
 	}
 	ch.last = idx
 	ch.n++
+	p.lastRule = ch
 }
 
 func trimBlank(s string) string {
@@ -716,14 +712,16 @@ func validCounters(s string) bool {
 	return err1 == nil && err2 == nil
 }
 
-func (p *parser) allocRule() *Rule {
-	c := int(p.nrules >> ruleChunkBits)
-	if c == len(p.ruleChunks) {
-		p.ruleChunks = append(p.ruleChunks, make([]Rule, ruleChunkSize))
+// addRec appends a rule record and returns its index.
+func (p *parser) addRec(r ruleRec) int32 {
+	rs := p.rs
+	c := int(p.nrules >> recChunkBits)
+	if c == len(rs.recs) {
+		rs.recs = append(rs.recs, make([]ruleRec, 0, recChunkSize))
 	}
-	r := &p.ruleChunks[c][p.nrules&(ruleChunkSize-1)]
+	rs.recs[c] = append(rs.recs[c], r)
 	p.nrules++
-	return r
+	return p.nrules - 1
 }
 
 // finish checks the dump's end and gives every chain its rule slice.
@@ -734,11 +732,11 @@ func (p *parser) finish(endedWithNewline bool) {
 			"evaluating the rules that were read", p.cur.Name, p.cur.Line)
 		p.warn(p.lineNo, msg)
 	}
-	if !endedWithNewline && p.nrules > 0 {
-		last := p.ruleAt(p.nrules - 1)
-		if int(last.line) == p.lineNo && p.cur != nil {
-			last.flags |= ruleTruncated
-			p.warnRule(p.lineNo, last.chain, int(last.num), "last line has no line end and may be cut off; the rule is not trusted")
+	if !endedWithNewline && p.nrules > 0 && p.cur != nil {
+		last := p.rs.recAt(p.nrules - 1)
+		if int(last.line) == p.lineNo {
+			p.rs.truncLine = last.line
+			p.warnRule(p.lineNo, p.lastRule, int(p.lastRule.n), "last line has no line end and may be cut off; the rule is not trusted")
 		}
 	}
 	for _, t := range p.rs.Tables {
@@ -746,32 +744,4 @@ func (p *parser) finish(endedWithNewline bool) {
 			p.warn(d.Line, "chain "+d.Name+" declared twice")
 		}
 	}
-	// Chains whose rules are not contiguous get their own slice.
-	var scattered []*Chain
-	for _, t := range p.rs.Tables {
-		for _, ch := range t.Chains {
-			switch {
-			case ch.n == 0:
-			case ch.first >= 0:
-				c := p.ruleChunks[ch.first>>ruleChunkBits]
-				lo := ch.first & (ruleChunkSize - 1)
-				ch.Rules = c[lo : lo+ch.n : lo+ch.n]
-			default:
-				ch.Rules = make([]Rule, 0, ch.n)
-				scattered = append(scattered, ch)
-			}
-		}
-	}
-	if len(scattered) > 0 {
-		for i := int32(0); i < p.nrules; i++ {
-			r := p.ruleAt(i)
-			if r.chain.first == -2 {
-				r.chain.Rules = append(r.chain.Rules, *r)
-			}
-		}
-	}
-}
-
-func (p *parser) ruleAt(i int32) *Rule {
-	return &p.ruleChunks[i>>ruleChunkBits][i&(ruleChunkSize-1)]
 }

@@ -64,14 +64,14 @@ func TestParseSave(t *testing.T) {
 		t.Errorf("warnings:\n%s", warningsText(rs.Warnings))
 	}
 	fwd := rs.Chain(TableFilter, "FORWARD")
-	if fwd == nil || !fwd.Builtin || fwd.Policy != "DROP" || fwd.Line != 4 || len(fwd.Rules) != 1 {
+	if fwd == nil || !fwd.Builtin || fwd.Policy != "DROP" || fwd.Line != 4 || len(fwd.Rules()) != 1 {
 		t.Fatalf("FORWARD: %+v", fwd)
 	}
 	kf := rs.Chain(TableFilter, "KUBE-FORWARD")
-	if kf.Builtin || kf.Policy != "" || len(kf.Rules) != 2 {
+	if kf.Builtin || kf.Policy != "" || len(kf.Rules()) != 2 {
 		t.Fatalf("KUBE-FORWARD: %+v", kf)
 	}
-	r := &kf.Rules[1]
+	r := &kf.Rules()[1]
 	if r.Line() != 9 || r.Num() != 2 || r.Table() != TableFilter || r.Chain() != "KUBE-FORWARD" || r.Target() != "ACCEPT" {
 		t.Errorf("rule: line %d num %d %s/%s -> %s", r.Line(), r.Num(), r.Table(), r.Chain(), r.Target())
 	}
@@ -86,7 +86,7 @@ func TestParseSave(t *testing.T) {
 	if ws := kf.Warnings(); len(ws) != 0 {
 		t.Errorf("rule warnings:\n%s", warningsText(ws))
 	}
-	sep := rs.Chain(TableNAT, "KUBE-SEP-SXIVWICOYRO3J4NJ").Rules[0]
+	sep := rs.Chain(TableNAT, "KUBE-SEP-SXIVWICOYRO3J4NJ").Rules()[0]
 	if sep.Target() != "DNAT" || !reflect.DeepEqual(sep.TargetArgs(), []string{"--to-destination", "10.180.0.1:80"}) {
 		t.Errorf("DNAT target %q args %q", sep.Target(), sep.TargetArgs())
 	}
@@ -131,7 +131,7 @@ func TestParseCounters(t *testing.T) {
 	rs := parseT(t, text, ParseOptions{Source: "c"})
 	in := rs.Chain(TableFilter, "INPUT")
 	kx := rs.Chain(TableFilter, "KUBE-X")
-	if len(in.Rules) != 1 || in.Rules[0].Target() != "KUBE-X" || len(kx.Rules) != 2 || kx.Rules[0].Target() != "ACCEPT" {
+	if len(in.Rules()) != 1 || in.Rules()[0].Target() != "KUBE-X" || len(kx.Rules()) != 2 || kx.Rules()[0].Target() != "ACCEPT" {
 		t.Fatalf("rules not read through counters")
 	}
 	if len(kx.Warnings()) != 0 {
@@ -181,7 +181,7 @@ func TestParseSpec(t *testing.T) {
 	}
 	rs := parseT(t, natS, ParseOptions{})
 	pre := rs.Chain(TableNAT, "PREROUTING")
-	if pre == nil || !pre.Builtin || pre.Policy != "ACCEPT" || len(pre.Rules) != 1 || pre.Rules[0].Line() != 7 {
+	if pre == nil || !pre.Builtin || pre.Policy != "ACCEPT" || len(pre.Rules()) != 1 || pre.Rules()[0].Line() != 7 {
 		t.Errorf("PREROUTING: %+v", pre)
 	}
 	if rs.Family != IPv4 {
@@ -206,7 +206,7 @@ func TestParseTruncated(t *testing.T) {
 		t.Errorf("warnings:\n%s", ws)
 	}
 	sep := rs.Chain(TableNAT, "KUBE-SEP-SXIVWICOYRO3J4NJ")
-	if len(sep.Rules) != 1 || !sep.Rules[0].Malformed() {
+	if len(sep.Rules()) != 1 || !sep.Rules()[0].Malformed() {
 		t.Fatalf("the cut rule must be kept and marked malformed")
 	}
 	rw := warningsText(sep.Warnings())
@@ -214,7 +214,7 @@ func TestParseTruncated(t *testing.T) {
 		t.Errorf("rule warnings:\n%s", rw)
 	}
 	// Everything before the cut is there.
-	if len(rs.Chain(TableNAT, "KUBE-MARK-MASQ").Rules) != 1 || len(rs.Chain(TableFilter, "KUBE-FORWARD").Rules) != 2 {
+	if len(rs.Chain(TableNAT, "KUBE-MARK-MASQ").Rules()) != 1 || len(rs.Chain(TableFilter, "KUBE-FORWARD").Rules()) != 2 {
 		t.Errorf("partial result lost rules")
 	}
 }
@@ -260,7 +260,7 @@ func TestParseProblemsCarryLineNumbers(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, rw)
 		}
 	}
-	if raw := rs.Chain(TableFilter, "INPUT").Rules[0].Raw(); raw != "-A INPUT -j KUBE-A" {
+	if raw := rs.Chain(TableFilter, "INPUT").Rules()[0].Raw(); raw != "-A INPUT -j KUBE-A" {
 		t.Errorf("CRLF not stripped: %q", raw)
 	}
 }
@@ -273,12 +273,12 @@ func TestParseScatteredChainRules(t *testing.T) {
 	a, b := rs.Chain(TableNAT, "A"), rs.Chain(TableNAT, "B")
 	var got []string
 	for _, c := range []*Chain{a, b} {
-		for i := range c.Rules {
-			got = append(got, c.Name+":"+c.Rules[i].Target())
+		for i := range c.Rules() {
+			got = append(got, c.Name+":"+c.Rules()[i].Target())
 		}
 	}
 	want := []string{"A:RETURN", "A:ACCEPT", "A:DROP", "B:RETURN", "B:ACCEPT"}
-	if !reflect.DeepEqual(got, want) || a.Rules[2].Num() != 3 || a.Rules[2].Line() != 8 {
+	if !reflect.DeepEqual(got, want) || a.Rules()[2].Num() != 3 || a.Rules()[2].Line() != 8 {
 		t.Errorf("got %v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/svctrace/kubectl-svc-trace/pkg/rules/result"
 )
@@ -106,6 +107,32 @@ type Ruleset struct {
 
 	// text is the whole dump; rules point into it.
 	text string
+	// recs holds every rule's position in text, in chunks (see recAt);
+	// chains refer to runs of it. Pointer-free, so a 700k-line dump costs
+	// the garbage collector nothing to scan.
+	recs [][]ruleRec
+	// scattered lists the record indexes of the rare chain whose rules
+	// are not contiguous in the dump.
+	scattered map[*Chain][]int32
+	// truncLine is the line of a rule the dump ended in the middle of.
+	truncLine int32
+	// compileMu serialises compiling chains (see Chain.compiled).
+	compileMu sync.Mutex
+}
+
+// ruleRec is where a rule is: its bytes in the text and its line.
+type ruleRec struct {
+	off, n uint32
+	line   int32
+}
+
+const (
+	recChunkBits = 14
+	recChunkSize = 1 << recChunkBits
+)
+
+func (rs *Ruleset) recAt(i int32) ruleRec {
+	return rs.recs[i>>recChunkBits][i&(recChunkSize-1)]
 }
 
 // Table returns the named table, or nil.
@@ -131,7 +158,7 @@ func (rs *Ruleset) NumRules() int {
 	n := 0
 	for _, t := range rs.Tables {
 		for _, c := range t.Chains {
-			n += len(c.Rules)
+			n += int(c.n)
 		}
 	}
 	return n
@@ -214,37 +241,45 @@ func (t *TableRules) buildIndex() (dups []*Chain) {
 	return dups
 }
 
-// Chain is one chain with its rules in order.
+// Chain is one chain; Rules gives its rules in order.
 type Chain struct {
 	Name string
 	// Builtin chains (PREROUTING, INPUT, ...) have a policy; user chains
 	// print "-" as their policy.
 	Builtin bool
+	// Declared is false when rules referred to the chain but no line
+	// declared it (a warning says so).
+	Declared bool
 	// Policy is ACCEPT or DROP for built-in chains, "" for user chains.
 	Policy string
 	// Line is the line that declared the chain (":NAME" or "-N NAME"), or
 	// the first rule's line when it was never declared.
 	Line int
-	// Declared is false when rules referred to the chain but no line
-	// declared it (a warning says so).
-	Declared bool
-	// Rules in evaluation order.
-	Rules []Rule
 
 	table *TableRules
-	// first, last and n track where this chain's rules sit in the parse
-	// slab, so contiguous chains (the normal case) can share it.
-	first, last, n int32
+	// first and n: the chain's rules are records first..first+n-1 of the
+	// ruleset (or rs.scattered[c]); last is the previous one, while parsing.
+	first, n, last int32
 
-	// The rules' match conditions are compiled on first use, per chain:
-	// reading a 700k-line dump only indexes it, and an evaluation compiles
-	// just the chains it walks.
-	once sync.Once
-	code *chainCode
+	// The rules are materialised and their match conditions compiled on
+	// first use, per chain: reading a 700k-line dump only indexes it, and an
+	// evaluation compiles just the chains it walks.
+	code atomic.Pointer[chainCode]
 }
+
+// Table returns the table the chain belongs to.
+func (c *Chain) Table() *TableRules { return c.table }
+
+// Len is the number of rules, without compiling them.
+func (c *Chain) Len() int { return int(c.n) }
+
+// Rules returns the chain's rules in evaluation order (compiling the chain
+// on first use). The slice is shared: do not modify it.
+func (c *Chain) Rules() []Rule { return c.compiled().rules }
 
 // chainCode is the compiled form of a chain's rules.
 type chainCode struct {
+	rules    []Rule
 	conds    []cond
 	addrs    []netip.Prefix // IPv6 prefixes (conds hold IPv4 inline)
 	warnings []Warning
@@ -254,19 +289,32 @@ type chainCode struct {
 	targets map[int32]string
 }
 
-// compiled returns the chain's compiled rules, compiling them once.
+// compiled returns the chain's compiled rules, compiling them once. A
+// chain with a nil table (never the case for parsed chains) has none.
 func (c *Chain) compiled() *chainCode {
-	c.once.Do(c.compile)
-	return c.code
+	if code := c.code.Load(); code != nil {
+		return code
+	}
+	if c.table == nil || c.table.rs == nil {
+		code := &chainCode{}
+		c.code.CompareAndSwap(nil, code)
+		return c.code.Load()
+	}
+	rs := c.table.rs
+	rs.compileMu.Lock()
+	defer rs.compileMu.Unlock()
+	if code := c.code.Load(); code != nil {
+		return code
+	}
+	code := c.compile()
+	c.code.Store(code)
+	return code
 }
 
 // Warnings compiles the chain's rules (if not done yet) and returns the
 // problems found in them: options that are not understood, missing
 // arguments, unterminated quotes.
 func (c *Chain) Warnings() []Warning { return c.compiled().warnings }
-
-// Table returns the table the chain belongs to.
-func (c *Chain) Table() *TableRules { return c.table }
 
 // builtinChains lists, per table, the chains the kernel creates. Used to
 // know which chains have policies and, for `iptables -S` input, which table
@@ -294,10 +342,9 @@ func isBuiltinChain(t Table, name string) bool {
 	return false
 }
 
-// Rule is one `-A CHAIN ...` line. Its raw text, line and position are
-// read at parse time; its match conditions are compiled, with its chain,
-// on first use (see Chain.Warnings). Args re-tokenises the raw text for
-// callers that want the words.
+// Rule is one `-A CHAIN ...` line, with its match conditions compiled (see
+// Chain.Rules). Args re-tokenises the raw text for callers that want the
+// words.
 type Rule struct {
 	chain *Chain
 	// The raw line is text[off:off+n] of the ruleset; the target name is
@@ -319,7 +366,6 @@ const (
 	ruleUnknown                            // a condition could not be understood
 	ruleMalformed                          // the line itself is broken (quote, missing argument)
 	ruleTruncated                          // last line of a dump that ended mid-line
-	ruleCounters                           // had a [p:b] prefix or -c option
 	ruleQuotedTarget                       // the target needed unquoting: see chainCode.targets
 )
 
@@ -339,37 +385,25 @@ func (r *Rule) Line() int { return int(r.line) }
 // Raw is the line exactly as it appeared (without the line terminator).
 func (r *Rule) Raw() string { return r.chain.table.rs.text[r.off : r.off+r.n] }
 
-// compiledRule returns the chain's own copy of the rule after compiling
-// the chain, so a Rule value copied out of Chain.Rules before its chain was
-// compiled still answers correctly.
-func (r *Rule) compiledRule() *Rule {
-	r.chain.compiled()
-	return &r.chain.Rules[r.num-1]
-}
-
 // Target is the -j or -g argument, "" when the rule has no target.
 func (r *Rule) Target() string {
-	r = r.compiledRule()
 	if r.flags&ruleQuotedTarget != 0 {
-		return r.chain.code.targets[r.num]
+		return r.chain.compiled().targets[r.num]
 	}
 	return r.Raw()[r.tgt0:r.tgt1]
 }
 
 // Goto reports whether the rule used -g (goto) rather than -j (jump).
-func (r *Rule) Goto() bool { return r.compiledRule().flags&ruleGoto != 0 }
+func (r *Rule) Goto() bool { return r.flags&ruleGoto != 0 }
 
 // Malformed reports whether the line could not be read completely (an
 // unterminated quote, an option missing its argument, or the dump ended in
 // the middle of it). The evaluator never treats such a rule as a match.
-func (r *Rule) Malformed() bool {
-	return r.compiledRule().flags&(ruleMalformed|ruleTruncated) != 0
-}
+func (r *Rule) Malformed() bool { return r.flags&(ruleMalformed|ruleTruncated) != 0 }
 
 // TargetArgs returns the words after the target name (e.g. ["--to-destination",
 // "10.0.0.1:80"] for DNAT).
 func (r *Rule) TargetArgs() []string {
-	r = r.compiledRule()
 	raw := r.Raw()
 	if r.tgt1 == 0 || int(r.tgt1) >= len(raw) {
 		return nil
