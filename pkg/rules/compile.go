@@ -627,6 +627,14 @@ func (c *compiler) moduleOption(mod *modState, toks []string, i int, neg bool) (
 	case "comment":
 		if opt == "--comment" {
 			_, j, bad := one()
+			// A multi-word comment printed without quotes (kube-proxy's own
+			// test fixtures and restore input logged at -v=9 look like
+			// that; iptables-save always quotes) continues up to the next
+			// option: take those words as part of it rather than as
+			// unknown words.
+			for bad == "" && j+1 < n && toks[j+1] != "!" && !strings.HasPrefix(toks[j+1], "-") {
+				j++
+			}
 			return j, bad
 		}
 	case "nfacct":

@@ -411,6 +411,10 @@ func (e *evaluator) popChain(m *machine) {
 		return
 	}
 	// End of the built-in chain: its policy decides.
+	if m.base.Policy == "" {
+		e.warn(Warning{Source: m.tbl.rs.Source, Line: m.base.Line, Table: string(m.tbl.Name), Chain: m.base.Name,
+			Message: "the dump gives no policy for this built-in chain (\"-\"); assumed ACCEPT, the kernel's default"})
+	}
 	if m.base.Policy == "DROP" {
 		m.steps = append(m.steps, Step{Source: m.tbl.rs.Source, Table: string(m.tbl.Name), Chain: m.base.Name, Line: m.base.Line,
 			Action: "policy DROP"})

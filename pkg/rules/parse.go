@@ -364,8 +364,12 @@ func (p *parser) declare(t *TableRules, name, policy string) *Chain {
 	ch.Line = p.lineNo
 	switch policy {
 	case "-", "":
+		// iptables-restore reads "-" on a built-in chain as "keep the
+		// current policy" (kube-proxy's restore input and its test
+		// fixtures print it so); the evaluator says what it assumes if a
+		// packet reaches the end of such a chain.
 		if isBuiltinChain(t.Name, name) {
-			p.warn(p.lineNo, "built-in chain "+name+" has no policy")
+			ch.Builtin = true
 		}
 	case "ACCEPT", "DROP":
 		ch.Builtin = true
