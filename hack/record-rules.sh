@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# record-rules.sh [OUTDIR] — record what real kube-proxy (iptables mode) writes,
-# for pkg/rules' golden tests. Nothing here is hand-written rule text.
+# record-rules.sh [cluster|upstream] [OUTDIR] — record what real kube-proxy
+# (iptables mode) writes, for pkg/rules' golden tests. Nothing here is
+# hand-written rule text.
 #
+# upstream: runs kube-proxy's own unit tests (k8s.io/kubernetes v1.36.3,
+#   pkg/proxy/iptables) from a scratch copy of the module with one hook
+#   added to their runPacketFlowTests helper, which writes every rule set the
+#   real proxier code generated there together with the upstream authors'
+#   expected packet flows (verdict/endpoints/masquerade) to
+#   pkg/rules/testdata/upstream/. Needs Go and the module proxy, not root.
+#   The module cache itself is never modified.
+#
+# cluster (default):
 #  1. Uses the running harness cluster (hack/cluster.sh) if it is up in
 #     iptables mode, else brings one up (and takes it down again at the end).
 #  2. Applies pkg/rules/testdata/record/scenarios.yaml (namespace svct-rules):
@@ -31,6 +41,98 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
+
+MODE=cluster
+case ${1:-} in
+  cluster|upstream) MODE=$1; shift ;;
+esac
+
+record_upstream() {
+  local out=${1:-$repo/pkg/rules/testdata/upstream} ver=${K8S_VERSION:-v1.36.3} work gomod dir
+  local stage=v0.${ver#v1.}
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  mkdir -p "$work/mod" "$work/flows"
+  (
+    cd "$work/mod"
+    go mod init svctrace-upstream-flows >/dev/null 2>&1
+    gomod=$(go mod download -json "k8s.io/kubernetes@$ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    for m in $(grep -E '^\s+k8s.io/[a-z0-9-]+ => ./staging' "$gomod" | awk '{print $1}'); do
+      go mod edit -replace="$m=$m@$stage"
+    done
+    go mod edit -require="k8s.io/kubernetes@$ver"
+    dir=$(go mod download -json "k8s.io/kubernetes@$ver" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    # go refuses overlays of module-cache files, so test a writable copy.
+    cp -r "$dir" "$work/k8s"
+    chmod -R u+w "$work/k8s"
+    go mod edit -replace="k8s.io/kubernetes=$work/k8s"
+    pkg=$work/k8s/pkg/proxy/iptables
+    # The hook: runPacketFlowTests first records what it was given.
+    sed 's/^func runPacketFlowTests(t \*testing.T, line int, ipt \*iptablestest.FakeIPTables, nodeIPs \[\]string, testCases \[\]packetFlowTest) {$/&\n\tsvctraceRecordFlows(t, line, ipt, nodeIPs, testCases)/' \
+      "$dir/pkg/proxy/iptables/proxier_test.go" >"$pkg/proxier_test.go"
+    grep -q svctraceRecordFlows "$pkg/proxier_test.go" || { log "ERROR: runPacketFlowTests not found in $pkg/proxier_test.go"; exit 1; }
+    cat >"$pkg/zz_svctrace_record_test.go" <<'GO'
+package iptables
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	iptablestest "k8s.io/kubernetes/pkg/util/iptables/testing"
+)
+
+// svctraceRecordFlows writes the rules kube-proxy's proxier generated for a
+// packet-flow test, and the test's expected flows, for kubectl-svc-trace.
+func svctraceRecordFlows(t *testing.T, line int, ipt *iptablestest.FakeIPTables, nodeIPs []string, cases []packetFlowTest) {
+	dir := os.Getenv("SVCT_FLOWS_OUT")
+	if dir == "" {
+		return
+	}
+	type flow struct {
+		Name     string `json:"name"`
+		SourceIP string `json:"sourceIP"`
+		Protocol string `json:"protocol,omitempty"`
+		DestIP   string `json:"destIP"`
+		DestPort int    `json:"destPort"`
+		Output   string `json:"output"`
+		Masq     bool   `json:"masq"`
+	}
+	rec := struct {
+		Test    string   `json:"test"`
+		Line    int      `json:"line"`
+		NodeIPs []string `json:"nodeIPs"`
+		Rules   string   `json:"rules"`
+		Flows   []flow   `json:"flows"`
+	}{Test: t.Name(), Line: line, NodeIPs: nodeIPs, Rules: ipt.Dump.String()}
+	for _, c := range cases {
+		rec.Flows = append(rec.Flows, flow{c.name, c.sourceIP, string(c.protocol), c.destIP, c.destPort, c.output, c.masq})
+	}
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_")
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-L%d.json", name, line)), append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+GO
+    log "running kube-proxy $ver's iptables proxier tests with the recording hook (compiles the proxier; minutes when cold)"
+    SVCT_FLOWS_OUT=$work/flows go test -mod=mod -count=1 k8s.io/kubernetes/pkg/proxy/iptables >&2
+  )
+  rm -rf "$out"; mkdir -p "$out"
+  cp "$work"/flows/*.json "$out"/
+  log "recorded $(ls "$out" | wc -l) upstream rule sets with $(grep -c '"sourceIP"' "$out"/*.json | awk -F: '{s+=$2} END {print s}') packet flows in $out"
+}
+
+if [[ $MODE == upstream ]]; then
+  record_upstream "${1:-}"
+  exit 0
+fi
 
 OUT=${1:-$repo/pkg/rules/testdata/kube-proxy}
 MANIFEST=$repo/pkg/rules/testdata/record/scenarios.yaml
