@@ -36,7 +36,7 @@ func EvalTree(w io.Writer, r *result.Result, o Options) error {
 	q := r.Query
 	src := esc(q.Src)
 	if q.SrcPort != 0 {
-		src += fmt.Sprintf(":%d", q.SrcPort)
+		src = esc(hostPort(q.Src, q.SrcPort))
 	}
 	where := "prerouting (a packet from a pod or from outside the node)"
 	if q.Hook == "output" {
