@@ -411,7 +411,8 @@ func (e *evaluator) popChain(m *machine) {
 		return
 	}
 	// End of the built-in chain: its policy decides.
-	if m.base.Policy == "" {
+	// (nat chains are not filters: their policy is always ACCEPT.)
+	if m.base.Policy == "" && m.tbl.Name != TableNAT {
 		e.warn(Warning{Source: m.tbl.rs.Source, Line: m.base.Line, Table: string(m.tbl.Name), Chain: m.base.Name,
 			Message: "the dump gives no policy for this built-in chain (\"-\"); assumed ACCEPT, the kernel's default"})
 	}
