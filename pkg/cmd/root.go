@@ -112,6 +112,7 @@ Objects are read from the cluster in the current context, or from files with -f
 	cmd.AddCommand(NewCmdVersion(streams))
 	cmd.AddCommand(NewCmdCheck(streams, f.ConfigFlags))
 	cmd.AddCommand(NewCmdDNS(streams, f.ConfigFlags))
+	cmd.AddCommand(NewCmdEval(streams))
 	return cmd
 }
 
