@@ -451,9 +451,28 @@ func (p *parser) dashLine(line string) {
 		p.ruleLine(line)
 		return
 	}
-	verb, _, _ := strings.Cut(line, " ")
+	verb, rest, _ := strings.Cut(line, " ")
 	switch verb {
-	case "-I", "--insert", "-D", "--delete", "-X", "--delete-chain", "-F", "--flush", "-R", "--replace", "-Z":
+	case "-X", "--delete-chain", "-F", "--flush":
+		// iptables-restore input (kube-proxy logs it at -v=9) deletes
+		// stale chains with -X after re-declaring them, and may flush.
+		name := strings.TrimSpace(rest)
+		if p.cur == nil || name == "" {
+			p.warn(p.lineNo, "command "+verb+" outside a table; line ignored")
+			return
+		}
+		ch := p.lookup(p.cur, name)
+		if ch == nil {
+			p.warn(p.lineNo, "command "+verb+" on unknown chain "+name)
+			return
+		}
+		ch.n, ch.first = 0, -1
+		delete(p.rs.scattered, ch)
+		if verb == "-X" || verb == "--delete-chain" {
+			ch.deleted = true
+		}
+		p.lastChain = nil
+	case "-I", "--insert", "-D", "--delete", "-R", "--replace", "-Z":
 		p.warn(p.lineNo, "command "+verb+" is not part of a dump; line ignored")
 	default:
 		p.warn(p.lineNo, "unrecognised line "+strconv.Quote(clip(line)))
@@ -744,6 +763,13 @@ func (p *parser) finish(endedWithNewline bool) {
 		}
 	}
 	for _, t := range p.rs.Tables {
+		kept := t.Chains[:0]
+		for _, c := range t.Chains {
+			if !c.deleted {
+				kept = append(kept, c)
+			}
+		}
+		t.Chains = kept
 		for _, d := range t.buildIndex() {
 			p.warn(d.Line, "chain "+d.Name+" declared twice")
 		}

@@ -296,6 +296,18 @@ func TestParseUnsortedChainsAreFound(t *testing.T) {
 	}
 }
 
+// kube-proxy's iptables-restore input (logged at -v=9) deletes stale chains
+// with -X after declaring them; the result is the table without them.
+func TestParseRestoreInputDeletesChains(t *testing.T) {
+	text := "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SEP-OLD - [0:0]\n:KUBE-SEP-KEEP - [0:0]\n-A KUBE-SEP-OLD -j DNAT --to-destination 10.0.0.1:80\n" +
+		"-A KUBE-SEP-KEEP -j DNAT --to-destination 10.0.0.2:80\n-X KUBE-SEP-OLD\n-F KUBE-SERVICES\nCOMMIT\n"
+	rs := parseT(t, text, ParseOptions{})
+	nat := rs.Table(TableNAT)
+	if nat.Chain("KUBE-SEP-OLD") != nil || nat.Chain("KUBE-SEP-KEEP") == nil || len(nat.Chains) != 2 || len(rs.Warnings) != 0 {
+		t.Errorf("chains %d, warnings:\n%s", len(nat.Chains), warningsText(rs.Warnings))
+	}
+}
+
 func TestParseNothing(t *testing.T) {
 	for _, text := range []string{"", "hello\nworld\n", "# just a comment\n"} {
 		rs, err := ParseString(text, ParseOptions{Source: "x"})

@@ -260,6 +260,7 @@ type Chain struct {
 	// first and n: the chain's rules are records first..first+n-1 of the
 	// ruleset (or rs.scattered[c]); last is the previous one, while parsing.
 	first, n, last int32
+	deleted        bool // -X in restore input
 
 	// The rules are materialised and their match conditions compiled on
 	// first use, per chain: reading a 700k-line dump only indexes it, and an
