@@ -161,16 +161,26 @@ type compiler struct {
 	problems []string
 	// buf holds the current rule's conds until they are copied to the chain.
 	buf []cond
+	// mod is the module being read; toks and ends are the split words.
+	// All are reused from rule to rule and, through Ruleset.scratch, from
+	// chain to chain (compiling is serialised by compileMu).
+	mod  modState
+	toks []string
+	ends []int32
 }
 
 // compile materialises the chain's rules from their records and compiles
 // them (run once, under the ruleset's compile lock; see compiled).
 func (ch *Chain) compile() *chainCode {
 	rs := ch.table.rs
-	code := &chainCode{rules: make([]Rule, ch.n)}
-	c := compiler{code: code}
-	var toks []string
-	var ends []int32
+	code := &chainCode{rules: make([]Rule, ch.n), conds: make([]cond, 0, 2*int(ch.n))}
+	c := rs.scratch
+	if c == nil {
+		c = &compiler{toks: make([]string, 0, 64), ends: make([]int32, 0, 64)}
+		rs.scratch = c
+	}
+	c.code = code
+	toks, ends := c.toks, c.ends
 	warn := func(r *Rule, msg string) {
 		code.warnings = append(code.warnings, Warning{Source: rs.Source, Line: r.Line(), Table: string(ch.table.Name),
 			Chain: ch.Name, Rule: r.Num(), Message: msg})
@@ -213,6 +223,7 @@ func (ch *Chain) compile() *chainCode {
 			}
 		}
 	}
+	c.toks, c.ends, c.code = toks[:0], ends[:0], nil
 	return code
 }
 
@@ -225,12 +236,13 @@ func (c *compiler) compileRule(r *Rule, toks []string, ends []int32) (malformed 
 	neg := false
 	i := 0
 	n := len(toks)
-	var mod modState
+	mod := &c.mod
+	*mod = modState{recentOther: mod.recentOther[:0]}
 	flush := func() {
 		if mod.name != "" {
-			c.flushModule(&mod)
+			c.flushModule(mod)
 		}
-		mod = modState{}
+		*mod = modState{recentOther: mod.recentOther[:0]}
 	}
 	arg := func() (string, bool) {
 		if i+1 >= n {
@@ -349,7 +361,7 @@ func (c *compiler) compileRule(r *Rule, toks []string, ends []int32) (malformed 
 				break
 			}
 			var bad string
-			i, bad = c.moduleOption(&mod, toks, i, neg)
+			i, bad = c.moduleOption(mod, toks, i, neg)
 			if bad != "" {
 				return bad
 			}

@@ -87,87 +87,92 @@ func splitPlainEnds(line string, dst []string, ends []int32) ([]string, []int32)
 }
 
 // splitQuoted is the slow path of splitArgs for lines with quotes. It
-// follows add_param_to_argv's state machine character by character.
+// follows add_param_to_argv's state machine character by character. (The
+// word state is a struct on the stack rather than closures, which would
+// allocate on every quoted line.)
 func splitQuoted(line string, dst []string, ends []int32, wantEnds bool) ([]string, []int32, splitErr) {
-	var (
-		buf      []byte // only used once a word needs unescaping or joining
-		start    = -1   // start of the current word when it is a plain substring
-		end      = -1
-		inQuote  bool
-		escaped  bool
-		copying  bool // buf holds the word (it is not a plain substring)
-		hasParam bool // a word is in progress (possibly empty: `""`)
-	)
-	emit := func(pos int) {
-		if copying {
-			dst = append(dst, string(buf))
-		} else if start >= 0 {
-			dst = append(dst, line[start:end])
-		} else {
-			dst = append(dst, "")
-		}
-		if wantEnds {
-			ends = append(ends, int32(pos))
-		}
-		buf = buf[:0]
-		start, end = -1, -1
-		copying, hasParam = false, false
-	}
-	// add appends line[i] to the current word, switching to the copy
-	// buffer when the word stops being one contiguous substring.
-	add := func(i int) {
-		hasParam = true
-		if copying {
-			buf = append(buf, line[i])
-			return
-		}
-		if start < 0 {
-			start, end = i, i+1
-			return
-		}
-		if end == i {
-			end++
-			return
-		}
-		copying = true
-		buf = append(buf[:0], line[start:end]...)
-		buf = append(buf, line[i])
-	}
+	w := qword{start: -1, end: -1}
+	inQuote, escaped := false, false
 	for i := 0; i < len(line); i++ {
 		c := line[i]
 		if inQuote {
 			switch {
 			case escaped:
-				add(i)
+				w.add(line, i)
 				escaped = false
 			case c == '\\':
 				escaped = true
 			case c == '"':
 				inQuote = false
-				hasParam = true
-				emit(i + 1)
+				w.has = true
+				dst, ends = w.emit(line, i+1, dst, ends, wantEnds)
 			default:
-				add(i)
+				w.add(line, i)
 			}
 			continue
 		}
 		switch c {
 		case '"':
 			inQuote = true
-			hasParam = true
+			w.has = true
 		case ' ', '\t', '\n':
-			if hasParam {
-				emit(i)
+			if w.has {
+				dst, ends = w.emit(line, i, dst, ends, wantEnds)
 			}
 		default:
-			add(i)
+			w.add(line, i)
 		}
 	}
-	if hasParam {
-		emit(len(line))
+	if w.has {
+		dst, ends = w.emit(line, len(line), dst, ends, wantEnds)
 	}
 	if inQuote {
 		return dst, ends, splitUnterminated
 	}
 	return dst, ends, splitOK
+}
+
+// qword is the word being assembled by splitQuoted: a substring of the
+// line while it is contiguous, else a copy in buf.
+type qword struct {
+	buf        []byte
+	start, end int
+	copying    bool
+	has        bool // a word is in progress (possibly empty: `""`)
+}
+
+// add appends line[i] to the word, switching to the copy buffer when the
+// word stops being one contiguous substring.
+func (w *qword) add(line string, i int) {
+	w.has = true
+	switch {
+	case w.copying:
+		w.buf = append(w.buf, line[i])
+	case w.start < 0:
+		w.start, w.end = i, i+1
+	case w.end == i:
+		w.end++
+	default:
+		w.copying = true
+		w.buf = append(w.buf[:0], line[w.start:w.end]...)
+		w.buf = append(w.buf, line[i])
+	}
+}
+
+func (w *qword) emit(line string, pos int, dst []string, ends []int32, wantEnds bool) ([]string, []int32) {
+	switch {
+	case w.copying:
+		dst = append(dst, string(w.buf))
+	case w.start >= 0:
+		dst = append(dst, line[w.start:w.end])
+	default:
+		dst = append(dst, "")
+	}
+	if wantEnds {
+		ends = append(ends, int32(pos))
+	}
+	w.buf = w.buf[:0]
+	w.start, w.end = -1, -1
+	w.copying, w.has = false, false
+	return dst, ends
 }

@@ -116,8 +116,10 @@ type Ruleset struct {
 	scattered map[*Chain][]int32
 	// truncLine is the line of a rule the dump ended in the middle of.
 	truncLine int32
-	// compileMu serialises compiling chains (see Chain.compiled).
+	// compileMu serialises compiling chains (see Chain.compiled), which
+	// lets them share one scratch compiler.
 	compileMu sync.Mutex
+	scratch   *compiler
 }
 
 // ruleRec is where a rule is: its bytes in the text and its line.
