@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -46,6 +47,11 @@ func completeServices(ctx context.Context, f *TraceFlags, prefix string) []strin
 		}
 	}
 	sort.Strings(names)
+	// cobra's __complete parses the flags twice (getCompletions: once with a
+	// trailing "--" to count arguments, then for real), so a slice flag such
+	// as -f holds every file twice here; and one Service may also be in two
+	// files. Offer each name once.
+	names = slices.Compact(names)
 	return filterPrefix(names, prefix)
 }
 
