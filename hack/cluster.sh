@@ -16,9 +16,14 @@
 #
 # Knobs (environment):
 #   PROXY_MODE=iptables|nftables   kube-proxy mode (default iptables)
-#   SVCT_IP_FAMILY=dual|ipv4       dual-stack (default) or IPv4 only
+#   SVCT_IP_FAMILY=auto|dual|ipv4  dual-stack, IPv4 only, or (default) dual-stack
+#                                  when the host has working IPv6, else IPv4
 #   SVCT_NO_BUILD=1                don't call build-k8s.sh/build-images.sh
 #   SVCT_KEEP_ON_FAILURE=1         leave a failed `up` running, for debugging
+#   SVCT_CLUSTER_OWNER=TOKEN       `up` records who owns the cluster (default "manual")
+#   SVCT_DOWN_ONLY_IF_OWNER=TOKEN  `down` does nothing unless TOKEN owns the cluster:
+#                                  scripts sharing the machine never tear down a
+#                                  cluster someone else brought up
 #
 # Layout: state in $SVCT_ROOT/run (wiped by down), logs in $SVCT_ROOT/logs
 # (kept by down, so a failure can be read afterwards; rotated by up), sockets,
@@ -37,7 +42,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 PROXY_MODE=${PROXY_MODE:-iptables}
-SVCT_IP_FAMILY=${SVCT_IP_FAMILY:-dual}
+SVCT_IP_FAMILY=${SVCT_IP_FAMILY:-auto}
 NODE=node1
 NODE_IP4=10.250.0.10
 NODE_IP6=fd00:10:250::10
@@ -161,6 +166,8 @@ net_up() {
   for k in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables \
            net.ipv6.conf.all.forwarding; do save_sysctl "$k"; done
   sysctl -qw net.ipv4.ip_forward=1
+  # Built into this VM's kernel, a module on stock distribution kernels.
+  [[ -e /proc/sys/net/bridge ]] || modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 || die "br_netfilter is not available (pod→ClusterIP hairpin needs it)"
   if dual; then
     sysctl -qw net.bridge.bridge-nf-call-ip6tables=1
@@ -374,6 +381,10 @@ any_alive() {
   return 1
 }
 
+ipv6_usable() {
+  [[ -e /proc/sys/net/ipv6/conf/all/disable_ipv6 && $(cat /proc/sys/net/ipv6/conf/all/disable_ipv6) == 0 ]]
+}
+
 apiserver_ready() {
   curl -sf --max-time 2 --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" https://127.0.0.1:6443/readyz
 }
@@ -384,7 +395,16 @@ node_ready() {
 cmd_up() {
   [[ $(id -u) == 0 ]] || die "must run as root (network, mounts, containerd)"
   [[ $PROXY_MODE == iptables || $PROXY_MODE == nftables ]] || die "PROXY_MODE=$PROXY_MODE: want iptables or nftables"
-  [[ $SVCT_IP_FAMILY == dual || $SVCT_IP_FAMILY == ipv4 ]] || die "SVCT_IP_FAMILY=$SVCT_IP_FAMILY: want dual or ipv4"
+  case $SVCT_IP_FAMILY in
+    auto)
+      if ipv6_usable; then SVCT_IP_FAMILY=dual; else
+        SVCT_IP_FAMILY=ipv4
+        log "WARNING: IPv6 is disabled on this host: the cluster is IPv4-only (dual-stack scenarios degrade)"
+      fi ;;
+    dual) ipv6_usable || die "SVCT_IP_FAMILY=dual but IPv6 is disabled on this host (net.ipv6.conf.all.disable_ipv6); use SVCT_IP_FAMILY=ipv4" ;;
+    ipv4) ;;
+    *) die "SVCT_IP_FAMILY=$SVCT_IP_FAMILY: want auto, dual or ipv4" ;;
+  esac
   if any_alive; then die "a cluster is already running (see '$0 status'); run '$0 down' first"; fi
   if [[ -z ${SVCT_NO_BUILD:-} ]]; then
     "$here/build-k8s.sh" >/dev/null
@@ -407,7 +427,8 @@ cmd_up() {
   if compgen -G "$LOGS/*.log" >/dev/null; then
     rm -rf "$LOGS.prev"; mkdir -p "$LOGS.prev"; mv "$LOGS"/*.log "$LOGS.prev/"
   fi
-  printf 'PROXY_MODE=%s\nSVCT_IP_FAMILY=%s\nK8S_VERSION=%s\n' "$PROXY_MODE" "$SVCT_IP_FAMILY" "$K8S_VERSION" >"$R/cluster.env"
+  printf 'PROXY_MODE=%s\nSVCT_IP_FAMILY=%s\nK8S_VERSION=%s\nOWNER=%s\n' \
+    "$PROXY_MODE" "$SVCT_IP_FAMILY" "$K8S_VERSION" "${SVCT_CLUSTER_OWNER:-manual}" >"$R/cluster.env"
   if [[ -z ${SVCT_KEEP_ON_FAILURE:-} ]]; then
     trap 'rc=$?; if ((rc)); then log "up failed (rc=$rc); logs in $LOGS; tearing down"; cmd_down || true; fi' EXIT
   fi
@@ -486,8 +507,12 @@ our_shims() {
 
 cmd_down() {
   [[ $(id -u) == 0 ]] || die "must run as root"
-  local t0=$SECONDS
+  local t0=$SECONDS OWNER=
   [[ -f $R/cluster.env ]] && . "$R/cluster.env"
+  if [[ -n ${SVCT_DOWN_ONLY_IF_OWNER:-} && -n $OWNER && $OWNER != "$SVCT_DOWN_ONLY_IF_OWNER" ]]; then
+    log "the cluster belongs to $OWNER, not $SVCT_DOWN_ONLY_IF_OWNER: leaving it up"
+    return 0
+  fi
   mkdir -p "$LOGS"
 
   # 1. No controller may recreate pods while we delete them; then let the

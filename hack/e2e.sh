@@ -6,7 +6,7 @@
 # again on any exit or signal, as a safety net for a killed test binary.
 #
 #   SVCT_PROXY_MODES="iptables nftables"   modes to run (default both)
-#   SVCT_IP_FAMILY=dual|ipv4               passed to hack/cluster.sh (default dual)
+#   SVCT_IP_FAMILY=auto|dual|ipv4          passed to hack/cluster.sh (default auto)
 #   SVCT_E2E_OPTIONAL=1                    exit 0 (after a LOUD message) when the
 #                                          machine can't build or run the cluster
 #   E2E_RUN=regexp                         only these tests (go test -run)
@@ -42,6 +42,25 @@ step() { # step NAME CMD...: run and time CMD
 [[ $(id -u) == 0 ]] || skip_or_fail "needs root (network namespaces, mounts, containerd)"
 command -v go >/dev/null || skip_or_fail "no Go toolchain on PATH"
 
+# Ownership: the machine may be shared (other scripts bring the same
+# cluster up, e.g. record-rules.sh). This run only ever tears down a cluster
+# it brought up itself, identified by this token (cluster.sh OWNER).
+export SVCT_CLUSTER_OWNER="e2e.sh:$$"
+down_ours() { SVCT_DOWN_ONLY_IF_OWNER=$SVCT_CLUSTER_OWNER "$here/cluster.sh" down; }
+
+# Someone else's cluster is up: wait for it to go away rather than fail (or,
+# worse, tear it down). SVCT_WAIT_FOR_CLUSTER seconds, default 20 minutes.
+wait_for_foreign_cluster() {
+  local deadline=$((SECONDS + ${SVCT_WAIT_FOR_CLUSTER:-1200})) st=0
+  while :; do
+    st=0; "$here/cluster.sh" status >/dev/null 2>&1 || st=$?
+    ((st == 3)) && return 0
+    ((SECONDS >= deadline)) && return 1
+    log "a cluster is already up ($(sed -n 's/^OWNER=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null || echo unknown owner)); waiting for it to go down"
+    sleep 15
+  done
+}
+
 child=
 cleanup() {
   local rc=$?
@@ -49,7 +68,7 @@ cleanup() {
   # go test runs in its own session (setsid below), so this reaches the test
   # binary too, not only the `go` driver.
   if [[ -n $child ]] && kill -0 "$child" 2>/dev/null; then kill -TERM -- "-$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
-  "$here/cluster.sh" down >/dev/null 2>&1 || log "WARNING: hack/cluster.sh down failed; run it by hand"
+  down_ours >/dev/null 2>&1 || log "WARNING: hack/cluster.sh down failed; run it by hand"
   ((${#timings[@]})) && { log "timings:"; printf '  %s\n' "${timings[@]}" >&2; }
   log "total wall time: $((SECONDS - t_all))s (rc=$rc)"
   exit "$rc"
@@ -64,6 +83,7 @@ step "build images" "$here/build-images.sh" >/dev/null || skip_or_fail "hack/bui
 
 rc=0
 for mode in $modes; do
+  wait_for_foreign_cluster || skip_or_fail "another cluster has been up for ${SVCT_WAIT_FOR_CLUSTER:-1200}s (hack/cluster.sh status)"
   t0=$SECONDS
   log "== e2e suite, kube-proxy mode $mode"
   set +e
@@ -78,6 +98,6 @@ for mode in $modes; do
     log "suite FAILED in mode $mode (rc=$r); component logs: $SVCT_ROOT/logs (previous run: $SVCT_ROOT/logs.prev)"
   fi
   # TestMain tears down; make sure, before the next mode brings it up again.
-  "$here/cluster.sh" down >/dev/null 2>&1 || true
+  down_ours >/dev/null 2>&1 || true
 done
 exit "$rc"

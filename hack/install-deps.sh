@@ -3,10 +3,11 @@
 # quick when everything is already there.
 set -euo pipefail
 # gcc + libc6-dev: the static pause binary (build-images.sh); binutils: readelf
-# to check busybox is static; the rest: the cluster itself (cluster.sh).
+# to check busybox is static; kmod: modprobe br_netfilter; the rest: the
+# cluster itself (cluster.sh).
 pkgs=(containerd runc containernetworking-plugins etcd-server iptables nftables
       conntrack ipset ipvsadm iproute2 busybox-static openssl curl procps psmisc util-linux
-      gcc libc6-dev binutils)
+      gcc libc6-dev binutils kmod)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

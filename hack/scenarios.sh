@@ -86,7 +86,21 @@ proxy_synced() {
 }
 
 cmd_apply() {
-  kubectl apply -f "$manifests" >&2
+  local family
+  family=$(sed -n 's/^SVCT_IP_FAMILY=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null || true)
+  if [[ $family == ipv4 ]]; then
+    # RequireDualStack is rejected by a single-stack cluster: degrade
+    # dual-svc to PreferDualStack, which such a cluster serves as IPv4 only.
+    local f
+    for f in "$manifests"/*.yaml; do
+      [[ $(basename "$f") == dual-svc.yaml ]] && continue
+      kubectl apply -f "$f" >&2
+    done
+    sed -e 's/RequireDualStack/PreferDualStack/' -e '/^  ipFamilies:/d' "$manifests/dual-svc.yaml" | kubectl apply -f - >&2
+    log "single-stack cluster: dual-svc applied as PreferDualStack"
+  else
+    kubectl apply -f "$manifests" >&2
+  fi
   # ingress.ipMode needs the cluster to know the field (GA since 1.32).
   kubectl patch service ngx-lb-ingress --subresource=status --type=merge \
     -p '{"status":{"loadBalancer":{"ingress":[{"ip":"10.250.0.100","ipMode":"VIP"}]}}}' >&2

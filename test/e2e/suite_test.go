@@ -15,6 +15,11 @@
 //
 //	SVCT_E2E_REUSE_CLUSTER=1  use the cluster already up (hack/cluster.sh up) and leave it up
 //	SVCT_E2E_KEEP=1           bring the cluster up but leave it up afterwards
+//	SVCT_CLUSTER_OWNER=TOKEN  owner token for the cluster this run brings up (hack/e2e.sh sets it)
+//
+// The suite tears down only a cluster it brought up itself: if one is
+// already running (another script's), `up` fails and that cluster is left alone.
+//
 //	SVCT_E2E_OPTIONAL=1       skip (loudly) instead of failing when the machine can't run it
 //	PROXY_MODE, SVCT_IP_FAMILY passed to hack/cluster.sh up
 package e2e
@@ -45,6 +50,9 @@ type suite struct {
 	dualStack  bool
 	client     kubernetes.Interface
 	plugin     string // path of the freshly built kubectl-svc_trace
+
+	owner          string // cluster.sh OWNER token this process brings the cluster up with
+	startedCluster bool   // this process brought the cluster up, so it tears it down
 
 	clusterErr error // the cluster could not be brought up or settled
 	pluginErr  error // the plugin could not be built
@@ -88,10 +96,18 @@ func (s *suite) startCluster() error {
 	}
 	cluster := filepath.Join(s.repo, "hack", "cluster.sh")
 	if os.Getenv("SVCT_E2E_REUSE_CLUSTER") != "1" {
-		logf("bringing the cluster up (hack/cluster.sh up, PROXY_MODE=%s)", os.Getenv("PROXY_MODE"))
-		if out, err := runLogged(10*time.Minute, cluster, "up"); err != nil {
+		// The machine may be shared: own the cluster by a token so teardown
+		// never stops a cluster another script brought up (hack/e2e.sh
+		// passes its own token down).
+		s.owner = os.Getenv("SVCT_CLUSTER_OWNER")
+		if s.owner == "" {
+			s.owner = fmt.Sprintf("go-test-e2e:%d", os.Getpid())
+		}
+		logf("bringing the cluster up (hack/cluster.sh up, PROXY_MODE=%s, owner %s)", os.Getenv("PROXY_MODE"), s.owner)
+		if out, err := runLogged(10*time.Minute, []string{"SVCT_CLUSTER_OWNER=" + s.owner}, cluster, "up"); err != nil {
 			return fmt.Errorf("hack/cluster.sh up: %v\n%s", err, tail(out, 40))
 		}
+		s.startedCluster = true
 	}
 	out, err := exec.Command(cluster, "env").Output()
 	if err != nil {
@@ -128,7 +144,7 @@ func (s *suite) startCluster() error {
 		return err
 	}
 	logf("applying and settling the scenarios (hack/scenarios.sh apply)")
-	if out, err := runLogged(10*time.Minute, filepath.Join(s.repo, "hack", "scenarios.sh"), "apply"); err != nil {
+	if out, err := runLogged(10*time.Minute, nil, filepath.Join(s.repo, "hack", "scenarios.sh"), "apply"); err != nil {
 		return fmt.Errorf("hack/scenarios.sh apply: %v\n%s", err, tail(out, 40))
 	}
 	return nil
@@ -152,15 +168,15 @@ func teardown() error {
 	if env.plugin != "" {
 		os.RemoveAll(filepath.Dir(env.plugin))
 	}
-	if env.repo == "" || os.Geteuid() != 0 || os.Getenv("SVCT_E2E_REUSE_CLUSTER") == "1" {
-		return nil
+	if !env.startedCluster {
+		return nil // reused, or someone else's: not ours to stop
 	}
 	if os.Getenv("SVCT_E2E_KEEP") == "1" {
 		logf("SVCT_E2E_KEEP=1: leaving the cluster up; hack/cluster.sh down when done")
 		return nil
 	}
 	logf("tearing the cluster down (hack/cluster.sh down)")
-	out, err := runLogged(5*time.Minute, filepath.Join(env.repo, "hack", "cluster.sh"), "down")
+	out, err := runLogged(5*time.Minute, []string{"SVCT_DOWN_ONLY_IF_OWNER=" + env.owner}, filepath.Join(env.repo, "hack", "cluster.sh"), "down")
 	if err != nil {
 		return fmt.Errorf("hack/cluster.sh down: %v\n%s", err, tail(out, 40))
 	}
@@ -238,10 +254,13 @@ func kubectl(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-func runLogged(timeout time.Duration, name string, args ...string) (string, error) {
+// runLogged runs a harness script with extra environment, mirroring its
+// stderr to ours as it goes, and returns its combined output.
+func runLogged(timeout time.Duration, extraEnv []string, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), extraEnv...)
 	var buf bytes.Buffer
 	cmd.Stdout = &buf
 	cmd.Stderr = &prefixWriter{dst: os.Stderr, also: &buf}
