@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # e2e.sh — the real-cluster integration suite, from a fresh machine to a
 # verdict: install deps → build Kubernetes (cached) → build images (cached) →
-# for each kube-proxy mode, `go test -tags e2e ./test/e2e/` (whose TestMain
-# brings the cluster up, applies the scenarios and tears it down) → teardown
-# again on any exit or signal, as a safety net for a killed test binary.
+# for each kube-proxy mode: cluster up (owned by this run) → `go test -tags e2e
+# ./test/e2e/` on it (TestMain applies and settles the scenarios) → cluster
+# down; teardown again on any exit or signal, for a killed test binary.
 #
 #   SVCT_PROXY_MODES="iptables nftables"   modes to run (default both)
 #   SVCT_IP_FAMILY=auto|dual|ipv4          passed to hack/cluster.sh (default auto)
@@ -81,13 +81,35 @@ step "install deps" "$here/install-deps.sh" || skip_or_fail "hack/install-deps.s
 step "build kubernetes" "$here/build-k8s.sh" >/dev/null || skip_or_fail "hack/build-k8s.sh could not build the Kubernetes binaries"
 step "build images" "$here/build-images.sh" >/dev/null || skip_or_fail "hack/build-images.sh failed"
 
+# bring_up MODE: wait for a foreign cluster to go away, then bring ours up at
+# once. If another script wins the race in between, wait again.
+bring_up() {
+  local mode=$1 owner
+  while :; do
+    wait_for_foreign_cluster || skip_or_fail "another cluster has been up for ${SVCT_WAIT_FOR_CLUSTER:-1200}s (hack/cluster.sh status)"
+    if PROXY_MODE=$mode SVCT_NO_BUILD=1 "$here/cluster.sh" up >/dev/null; then return 0; fi
+    owner=$(sed -n 's/^OWNER=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null || true)
+    if [[ -n $owner && $owner != "$SVCT_CLUSTER_OWNER" ]]; then
+      log "lost the race to $owner; waiting again"; continue
+    fi
+    return 1
+  done
+}
+
 rc=0
 for mode in $modes; do
-  wait_for_foreign_cluster || skip_or_fail "another cluster has been up for ${SVCT_WAIT_FOR_CLUSTER:-1200}s (hack/cluster.sh status)"
   t0=$SECONDS
   log "== e2e suite, kube-proxy mode $mode"
+  if ! bring_up "$mode"; then
+    rc=1
+    log "hack/cluster.sh up FAILED in mode $mode; component logs: $SVCT_ROOT/logs"
+    timings+=("$(printf '%-28s %4ds (up failed)' "suite ($mode)" $((SECONDS - t0)))")
+    continue
+  fi
+  timings+=("$(printf '%-28s %4ds' "cluster up ($mode)" $((SECONDS - t0)))")
+  t0=$SECONDS
   set +e
-  (cd "$repo" && PROXY_MODE=$mode SVCT_NO_BUILD=1 exec setsid go test -tags e2e ./test/e2e/ -count=1 -v -timeout 30m ${E2E_RUN:+-run "$E2E_RUN"}) &
+  (cd "$repo" && SVCT_E2E_REUSE_CLUSTER=1 exec setsid go test -tags e2e ./test/e2e/ -count=1 -v -timeout 30m ${E2E_RUN:+-run "$E2E_RUN"}) &
   child=$!
   wait "$child"; r=$?
   child=
@@ -97,7 +119,8 @@ for mode in $modes; do
     rc=$r
     log "suite FAILED in mode $mode (rc=$r); component logs: $SVCT_ROOT/logs (previous run: $SVCT_ROOT/logs.prev)"
   fi
-  # TestMain tears down; make sure, before the next mode brings it up again.
+  t0=$SECONDS
   down_ours >/dev/null 2>&1 || true
+  timings+=("$(printf '%-28s %4ds' "cluster down ($mode)" $((SECONDS - t0)))")
 done
 exit "$rc"
