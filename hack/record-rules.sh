@@ -139,6 +139,7 @@ MANIFEST=$repo/pkg/rules/testdata/record/scenarios.yaml
 NS=svct-rules
 REQS=${REQS:-30}   # requests per (scenario, source): P(missing one of 3 endpoints) < 1e-4
 TAG=svct-rec-$$
+VETH=svr$$              # interface names are limited to 15 characters
 OUTSIDE_NS=$TAG-out
 OUT_ALLOWED=203.0.113.5   # inside lb-ranges' loadBalancerSourceRanges
 OUT_DENIED=198.51.100.5   # outside every source range
@@ -162,19 +163,22 @@ if ((${#need[@]})); then
 fi
 
 # --- cluster -----------------------------------------------------------------
+# The cluster is shared with the e2e suite: we record our ownership when we
+# bring one up, and `down` leaves alone a cluster someone else owns.
+OWNER="record-rules.sh:$$"
 brought_up=0
 netns_made=()
 cleanup() {
   local rc=$?
   set +e
   for n in "${netns_made[@]}"; do ip netns del "$n" 2>/dev/null; done
-  ip link del "$TAG-o0" 2>/dev/null
+  ip link del "${VETH}o0" 2>/dev/null
   ip route del "$OUT_ALLOWED/32" 2>/dev/null
   ip route del "$OUT_DENIED/32" 2>/dev/null
   if [[ ${KEEP:-0} != 1 ]] && command -v kubectl >/dev/null && [[ -n ${KUBECONFIG:-} ]]; then
     kubectl delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1
   fi
-  if ((brought_up)); then "$here/cluster.sh" down >&2; fi
+  if ((brought_up)); then SVCT_DOWN_ONLY_IF_OWNER=$OWNER "$here/cluster.sh" down >&2; fi
   exit $rc
 }
 trap cleanup EXIT INT TERM
@@ -187,7 +191,7 @@ else
   log "bringing up a cluster (PROXY_MODE=iptables)"
   # Only a cluster this script started is taken down at the end: if `up`
   # fails (another run started one meanwhile), leave everything alone.
-  PROXY_MODE=iptables "$here/cluster.sh" up >&2 || die "could not bring up a cluster"
+  PROXY_MODE=iptables SVCT_CLUSTER_OWNER=$OWNER "$here/cluster.sh" up >&2 || die "could not bring up a cluster"
   brought_up=1
 fi
 eval "$("$here/cluster.sh" env)"
@@ -292,14 +296,17 @@ kubectl -n "$NS" get services,endpointslices,pods -o json >"$OUT/objects.json"
 # The outside world: a netns bridged onto the node's network (svctnode), with
 # one address inside lb-ranges' source range and one outside every range.
 ip netns add "$OUTSIDE_NS"; netns_made+=("$OUTSIDE_NS")
-ip link add "$TAG-o0" type veth peer name "$TAG-o1"
-ip link set "$TAG-o1" netns "$OUTSIDE_NS"
-ip link set "$TAG-o0" master svctnode up
+ip link add "${VETH}o0" type veth peer name "${VETH}o1"
+ip link set "${VETH}o1" netns "$OUTSIDE_NS"
+ip link set "${VETH}o0" master svctnode up
 ip -n "$OUTSIDE_NS" link set lo up
-ip -n "$OUTSIDE_NS" link set "$TAG-o1" up
-ip -n "$OUTSIDE_NS" addr add "$OUT_ALLOWED/32" dev "$TAG-o1"
-ip -n "$OUTSIDE_NS" addr add "$OUT_DENIED/32" dev "$TAG-o1"
-ip -n "$OUTSIDE_NS" route add 10.250.0.0/24 dev "$TAG-o1"
+ip -n "$OUTSIDE_NS" link set "${VETH}o1" up
+ip -n "$OUTSIDE_NS" addr add "$OUT_ALLOWED/32" dev "${VETH}o1"
+ip -n "$OUTSIDE_NS" addr add "$OUT_DENIED/32" dev "${VETH}o1"
+# The node is the next hop for its network (load-balancer and external IPs
+# are not on any interface: like an upstream router, send them to the node).
+ip -n "$OUTSIDE_NS" route add "$node_ip4/32" dev "${VETH}o1"
+ip -n "$OUTSIDE_NS" route add 10.250.0.0/24 via "$node_ip4" dev "${VETH}o1"
 ip route add "$OUT_ALLOWED/32" dev svctnode
 ip route add "$OUT_DENIED/32" dev svctnode
 

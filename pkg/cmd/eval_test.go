@@ -137,3 +137,85 @@ func TestEvalCommandErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestEvalCommandRealNode runs eval on what a real node printed (the
+// harness cluster's kube-proxy, recorded by hack/record-rules.sh), with the
+// node's routes and the API objects, so chains and endpoints are named.
+func TestEvalCommandRealNode(t *testing.T) {
+	dir := filepath.Join("..", "rules", "testdata", "kube-proxy")
+	var objs struct {
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				ClusterIP string `json:"clusterIP"`
+			} `json:"spec"`
+			Status struct {
+				PodIP string `json:"podIP"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "objects.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &objs); err != nil {
+		t.Fatal(err)
+	}
+	find := func(kind, name string) string {
+		for _, it := range objs.Items {
+			if it.Kind == kind && it.Metadata.Name == name {
+				if kind == "Pod" {
+					return it.Status.PodIP
+				}
+				return it.Spec.ClusterIP
+			}
+		}
+		t.Fatalf("%s %s not recorded", kind, name)
+		return ""
+	}
+	var node struct {
+		Routes4 json.RawMessage `json:"routes4"`
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "node.json"))
+	if err := json.Unmarshal(b, &node); err != nil {
+		t.Fatal(err)
+	}
+	routes := filepath.Join(t.TempDir(), "routes.json")
+	if err := os.WriteFile(routes, node.Routes4, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runEval(t, "--rules", filepath.Join(dir, "nft-v4.save"), "--routes", routes, "--node-ip", "10.250.0.10",
+		"--src", find("Pod", "client"), "--dst", find("Service", "clusterip"), "--dport", "80",
+		"-f", filepath.Join(dir, "objects.json"), "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Verdict   string
+		Uncertain bool
+		Endpoints []struct {
+			Label    string
+			Fraction string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != "DNAT" || res.Uncertain || len(res.Endpoints) != 3 {
+		t.Fatalf("%+v", res)
+	}
+	for _, e := range res.Endpoints {
+		if !strings.HasPrefix(e.Label, "svct-rules/clusterip pod svct-rules/web-") || e.Fraction != "1/3" {
+			t.Errorf("endpoint %+v: not labelled with its Service and pod", e)
+		}
+	}
+	out, _, _ = runEval(t, "--rules", filepath.Join(dir, "nft-v4.save"), "--routes", routes, "--node-ip", "10.250.0.10",
+		"--src", find("Pod", "client"), "--dst", find("Service", "clusterip"), "--dport", "80",
+		"-f", filepath.Join(dir, "objects.json"), "--color", "never")
+	if !strings.Contains(out, "[service svct-rules/clusterip/tcp]") || !strings.Contains(out, "endpoint svct-rules/clusterip/tcp -> ") {
+		t.Errorf("tree without chain labels:\n%s", out)
+	}
+}

@@ -1,0 +1,39 @@
+-P INPUT ACCEPT
+-P FORWARD ACCEPT
+-P OUTPUT ACCEPT
+-N KUBE-EXTERNAL-SERVICES
+-N KUBE-FIREWALL
+-N KUBE-FORWARD
+-N KUBE-KUBELET-CANARY
+-N KUBE-NODEPORTS
+-N KUBE-PROXY-CANARY
+-N KUBE-PROXY-FIREWALL
+-N KUBE-SERVICES
+-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
+-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS
+-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES
+-A INPUT -j KUBE-FIREWALL
+-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
+-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES
+-A FORWARD -s 10.244.0.0/16 -o eth0 -m comment --comment svc-trace-e2e -j DROP
+-A FORWARD -d 10.250.0.0/24 -o eth0 -m comment --comment svc-trace-e2e -j DROP
+-A FORWARD -d 10.244.0.0/16 -o eth0 -m comment --comment svc-trace-e2e -j DROP
+-A FORWARD -d 10.96.0.0/16 -o eth0 -m comment --comment svc-trace-e2e -j DROP
+-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
+-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -j KUBE-FIREWALL
+-A OUTPUT -d 10.250.0.0/24 -o eth0 -m comment --comment svc-trace-e2e -j DROP
+-A OUTPUT -d 10.244.0.0/16 -o eth0 -m comment --comment svc-trace-e2e -j DROP
+-A OUTPUT -d 10.96.0.0/16 -o eth0 -m comment --comment svc-trace-e2e -j DROP
+-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "svct-rules/noendpoints has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 30095 -j REJECT --reject-with icmp-port-unreachable
+-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "svct-rules/etp-local-remote has no local endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 30094 -j DROP
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name  ct_state_invalid_dropped_pkts -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A KUBE-PROXY-FIREWALL -d 10.250.0.121/32 -p tcp -m comment --comment "svct-rules/lb-ranges traffic not accepted by KUBE-FW-EVWLO4DB2MVYG7V7" -m tcp --dport 80 -j DROP
+-A KUBE-PROXY-FIREWALL -d 10.250.0.122/32 -p tcp -m comment --comment "svct-rules/lb-ranges-node traffic not accepted by KUBE-FW-JNENG2C4O43QLF3G" -m tcp --dport 80 -j DROP
+-A KUBE-SERVICES -d 10.96.28.148/32 -p tcp -m comment --comment "svct-rules/noendpoints has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable
+-A KUBE-SERVICES -d 10.96.26.37/32 -p tcp -m comment --comment "svct-rules/itp-local-remote has no local endpoints" -m tcp --dport 80 -j DROP

@@ -1,0 +1,283 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N KUBE-EXT-3C6U6M6ZXHYEGTTV
+-N KUBE-EXT-5UMYDLJBUU5GEICO
+-N KUBE-EXT-AKQ2JSHEJ54E6WOO
+-N KUBE-EXT-DL6PRHFCELMJZUHU
+-N KUBE-EXT-EVWLO4DB2MVYG7V7
+-N KUBE-EXT-JNENG2C4O43QLF3G
+-N KUBE-EXT-V5H37BLVMIVAOD46
+-N KUBE-EXT-XCFEEWCMYTMMFJ46
+-N KUBE-FW-EVWLO4DB2MVYG7V7
+-N KUBE-FW-JNENG2C4O43QLF3G
+-N KUBE-KUBELET-CANARY
+-N KUBE-MARK-MASQ
+-N KUBE-NODEPORTS
+-N KUBE-POSTROUTING
+-N KUBE-PROXY-CANARY
+-N KUBE-SEP-2IAYP4XE7JLQY4QR
+-N KUBE-SEP-2O2YNX4SILXMW6JV
+-N KUBE-SEP-2X6TZ4P22RRF2NVE
+-N KUBE-SEP-3GAS5EQ6EGYSFD3K
+-N KUBE-SEP-4PWIHNBWKXTV332B
+-N KUBE-SEP-7VMFMG3LTLJKQ3N6
+-N KUBE-SEP-7WETSNKWWKCQ33RX
+-N KUBE-SEP-AZXKC5OEUXLSCDU2
+-N KUBE-SEP-BBKNLLFOOW4WJ2T7
+-N KUBE-SEP-BOIPGPALA3WXPP4L
+-N KUBE-SEP-DBHP2AVH2SHSJ24R
+-N KUBE-SEP-DUTLB5X6MHVOB3QR
+-N KUBE-SEP-EFZYCCX7VOPIV5IT
+-N KUBE-SEP-GKPJ46IMEACPC5N2
+-N KUBE-SEP-GTP6X47BIFVUGYBX
+-N KUBE-SEP-H6AYETRYCSW5IJXY
+-N KUBE-SEP-HCMM7WQHA6D7GJUI
+-N KUBE-SEP-HV2C45N43J35WN24
+-N KUBE-SEP-IPZI4SZQFQROOFL3
+-N KUBE-SEP-JGDMVR7FYB35MRSL
+-N KUBE-SEP-KFF2CNRALY6U3H6V
+-N KUBE-SEP-KXZ6JLB3MZCSH52Q
+-N KUBE-SEP-LAIHYL6KUA5GVYUZ
+-N KUBE-SEP-MOJ5CAWQIUG7DHOD
+-N KUBE-SEP-N5DLNK7DGJUZHSYC
+-N KUBE-SEP-NVHBOEVI5UHYI3UJ
+-N KUBE-SEP-NVPCLC43MJP4J73F
+-N KUBE-SEP-OB65GR6OYNYG2YOH
+-N KUBE-SEP-OYPD3ZBZS5YPJH3A
+-N KUBE-SEP-PLT7R3F7MN4BM6FS
+-N KUBE-SEP-PSMXLYCAZNBFUD5B
+-N KUBE-SEP-U7JIVNODS77GMCEG
+-N KUBE-SEP-VENYDGR6BAXXUZDW
+-N KUBE-SEP-W6LJCG4VPCN4GF52
+-N KUBE-SEP-WCQMKKZ7SHQGQHGK
+-N KUBE-SEP-WI7UFSKFLICWSQDX
+-N KUBE-SEP-XHPT4Q2ZXAD7TURA
+-N KUBE-SEP-XPI3PMZPSYGVSK2O
+-N KUBE-SEP-YE4JW6VGWFSCF3VF
+-N KUBE-SEP-ZE5KXOLPEMVNEFR4
+-N KUBE-SEP-ZWKIBBOO4VIELSZZ
+-N KUBE-SERVICES
+-N KUBE-SVC-3C6U6M6ZXHYEGTTV
+-N KUBE-SVC-4UZ3NUWUKST3RWXW
+-N KUBE-SVC-5UMYDLJBUU5GEICO
+-N KUBE-SVC-AKQ2JSHEJ54E6WOO
+-N KUBE-SVC-BWAOOXV5GRSYW5ZB
+-N KUBE-SVC-DL6PRHFCELMJZUHU
+-N KUBE-SVC-EVWLO4DB2MVYG7V7
+-N KUBE-SVC-JNENG2C4O43QLF3G
+-N KUBE-SVC-LQZYNHRXPHBYTXUR
+-N KUBE-SVC-NPX46M4PTMTKRN6Y
+-N KUBE-SVC-O77VY2IE652LPVBG
+-N KUBE-SVC-QBH7CJ62B3MHYOFG
+-N KUBE-SVC-V5H37BLVMIVAOD46
+-N KUBE-SVC-XCFEEWCMYTMMFJ46
+-N KUBE-SVC-Y4TKMNSCT6A2OVKV
+-N KUBE-SVL-AKQ2JSHEJ54E6WOO
+-N KUBE-SVL-SY7I4MCYS3XTQUK5
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-EXT-3C6U6M6ZXHYEGTTV -m comment --comment "masquerade traffic for svct-rules/externalip external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-3C6U6M6ZXHYEGTTV -j KUBE-SVC-3C6U6M6ZXHYEGTTV
+-A KUBE-EXT-5UMYDLJBUU5GEICO -m comment --comment "masquerade traffic for svct-rules/dualstack external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-5UMYDLJBUU5GEICO -j KUBE-SVC-5UMYDLJBUU5GEICO
+-A KUBE-EXT-AKQ2JSHEJ54E6WOO -s 10.244.0.0/16 -m comment --comment "pod traffic for svct-rules/etp-local external destinations" -j KUBE-SVC-AKQ2JSHEJ54E6WOO
+-A KUBE-EXT-AKQ2JSHEJ54E6WOO -m comment --comment "masquerade LOCAL traffic for svct-rules/etp-local external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ
+-A KUBE-EXT-AKQ2JSHEJ54E6WOO -m comment --comment "route LOCAL traffic for svct-rules/etp-local external destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-AKQ2JSHEJ54E6WOO
+-A KUBE-EXT-AKQ2JSHEJ54E6WOO -j KUBE-SVL-AKQ2JSHEJ54E6WOO
+-A KUBE-EXT-DL6PRHFCELMJZUHU -s 10.244.0.0/16 -m comment --comment "pod traffic for svct-rules/etp-local-remote external destinations" -j KUBE-SVC-DL6PRHFCELMJZUHU
+-A KUBE-EXT-DL6PRHFCELMJZUHU -m comment --comment "masquerade LOCAL traffic for svct-rules/etp-local-remote external destinations" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ
+-A KUBE-EXT-DL6PRHFCELMJZUHU -m comment --comment "route LOCAL traffic for svct-rules/etp-local-remote external destinations" -m addrtype --src-type LOCAL -j KUBE-SVC-DL6PRHFCELMJZUHU
+-A KUBE-EXT-EVWLO4DB2MVYG7V7 -m comment --comment "masquerade traffic for svct-rules/lb-ranges external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-EVWLO4DB2MVYG7V7 -j KUBE-SVC-EVWLO4DB2MVYG7V7
+-A KUBE-EXT-JNENG2C4O43QLF3G -m comment --comment "masquerade traffic for svct-rules/lb-ranges-node external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-JNENG2C4O43QLF3G -j KUBE-SVC-JNENG2C4O43QLF3G
+-A KUBE-EXT-V5H37BLVMIVAOD46 -m comment --comment "masquerade traffic for svct-rules/lb external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-V5H37BLVMIVAOD46 -j KUBE-SVC-V5H37BLVMIVAOD46
+-A KUBE-EXT-XCFEEWCMYTMMFJ46 -m comment --comment "masquerade traffic for svct-rules/nodeport external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-XCFEEWCMYTMMFJ46 -j KUBE-SVC-XCFEEWCMYTMMFJ46
+-A KUBE-FW-EVWLO4DB2MVYG7V7 -s 203.0.113.0/24 -m comment --comment "svct-rules/lb-ranges loadbalancer IP" -j KUBE-EXT-EVWLO4DB2MVYG7V7
+-A KUBE-FW-EVWLO4DB2MVYG7V7 -m comment --comment "other traffic to svct-rules/lb-ranges will be dropped by KUBE-PROXY-FIREWALL"
+-A KUBE-FW-JNENG2C4O43QLF3G -s 203.0.113.0/24 -m comment --comment "svct-rules/lb-ranges-node loadbalancer IP" -j KUBE-EXT-JNENG2C4O43QLF3G
+-A KUBE-FW-JNENG2C4O43QLF3G -s 10.250.0.0/24 -m comment --comment "svct-rules/lb-ranges-node loadbalancer IP" -j KUBE-EXT-JNENG2C4O43QLF3G
+-A KUBE-FW-JNENG2C4O43QLF3G -s 10.250.0.122/32 -m comment --comment "svct-rules/lb-ranges-node loadbalancer IP" -j KUBE-EXT-JNENG2C4O43QLF3G
+-A KUBE-FW-JNENG2C4O43QLF3G -m comment --comment "other traffic to svct-rules/lb-ranges-node will be dropped by KUBE-PROXY-FIREWALL"
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-NODEPORTS -p tcp -m comment --comment "svct-rules/lb" -m tcp --dport 30091 -j KUBE-EXT-V5H37BLVMIVAOD46
+-A KUBE-NODEPORTS -p tcp -m comment --comment "svct-rules/lb-ranges" -m tcp --dport 30092 -j KUBE-EXT-EVWLO4DB2MVYG7V7
+-A KUBE-NODEPORTS -p tcp -m comment --comment "svct-rules/dualstack" -m tcp --dport 30097 -j KUBE-EXT-5UMYDLJBUU5GEICO
+-A KUBE-NODEPORTS -p tcp -m comment --comment "svct-rules/etp-local-remote" -m tcp --dport 30094 -j KUBE-EXT-DL6PRHFCELMJZUHU
+-A KUBE-NODEPORTS -p tcp -m comment --comment "svct-rules/lb-ranges-node" -m tcp --dport 30096 -j KUBE-EXT-JNENG2C4O43QLF3G
+-A KUBE-NODEPORTS -p tcp -m comment --comment "svct-rules/etp-local" -m tcp --dport 30093 -j KUBE-EXT-AKQ2JSHEJ54E6WOO
+-A KUBE-NODEPORTS -p tcp -m comment --comment "svct-rules/nodeport" -m tcp --dport 30090 -j KUBE-EXT-XCFEEWCMYTMMFJ46
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-SEP-2IAYP4XE7JLQY4QR -s 10.244.0.4/32 -m comment --comment "svct-rules/lb-ranges" -j KUBE-MARK-MASQ
+-A KUBE-SEP-2IAYP4XE7JLQY4QR -p tcp -m comment --comment "svct-rules/lb-ranges" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-2O2YNX4SILXMW6JV -s 10.244.0.6/32 -m comment --comment "svct-rules/nodeport" -j KUBE-MARK-MASQ
+-A KUBE-SEP-2O2YNX4SILXMW6JV -p tcp -m comment --comment "svct-rules/nodeport" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-2X6TZ4P22RRF2NVE -s 10.244.0.4/32 -m comment --comment "svct-rules/multiport:metrics" -j KUBE-MARK-MASQ
+-A KUBE-SEP-2X6TZ4P22RRF2NVE -p tcp -m comment --comment "svct-rules/multiport:metrics" -m tcp -j DNAT --to-destination 10.244.0.4:9090
+-A KUBE-SEP-3GAS5EQ6EGYSFD3K -s 10.244.0.6/32 -m comment --comment "svct-rules/lb" -j KUBE-MARK-MASQ
+-A KUBE-SEP-3GAS5EQ6EGYSFD3K -p tcp -m comment --comment "svct-rules/lb" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-4PWIHNBWKXTV332B -s 10.244.0.5/32 -m comment --comment "svct-rules/lb" -j KUBE-MARK-MASQ
+-A KUBE-SEP-4PWIHNBWKXTV332B -p tcp -m comment --comment "svct-rules/lb" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-7VMFMG3LTLJKQ3N6 -s 10.244.0.6/32 -m comment --comment "svct-rules/etp-local" -j KUBE-MARK-MASQ
+-A KUBE-SEP-7VMFMG3LTLJKQ3N6 -p tcp -m comment --comment "svct-rules/etp-local" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-7WETSNKWWKCQ33RX -s 10.244.0.5/32 -m comment --comment "svct-rules/etp-local" -j KUBE-MARK-MASQ
+-A KUBE-SEP-7WETSNKWWKCQ33RX -p tcp -m comment --comment "svct-rules/etp-local" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-AZXKC5OEUXLSCDU2 -s 10.244.1.11/32 -m comment --comment "svct-rules/etp-local-remote" -j KUBE-MARK-MASQ
+-A KUBE-SEP-AZXKC5OEUXLSCDU2 -p tcp -m comment --comment "svct-rules/etp-local-remote" -m tcp -j DNAT --to-destination 10.244.1.11:8080
+-A KUBE-SEP-BBKNLLFOOW4WJ2T7 -s 10.244.0.5/32 -m comment --comment "svct-rules/dualstack" -j KUBE-MARK-MASQ
+-A KUBE-SEP-BBKNLLFOOW4WJ2T7 -p tcp -m comment --comment "svct-rules/dualstack" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-BOIPGPALA3WXPP4L -s 10.244.0.4/32 -m comment --comment "svct-rules/lb-ranges-node" -j KUBE-MARK-MASQ
+-A KUBE-SEP-BOIPGPALA3WXPP4L -p tcp -m comment --comment "svct-rules/lb-ranges-node" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-DBHP2AVH2SHSJ24R -s 10.244.0.6/32 -m comment --comment "svct-rules/dualstack" -j KUBE-MARK-MASQ
+-A KUBE-SEP-DBHP2AVH2SHSJ24R -p tcp -m comment --comment "svct-rules/dualstack" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-DUTLB5X6MHVOB3QR -s 10.244.0.6/32 -m comment --comment "svct-rules/clusterip" -j KUBE-MARK-MASQ
+-A KUBE-SEP-DUTLB5X6MHVOB3QR -p tcp -m comment --comment "svct-rules/clusterip" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-EFZYCCX7VOPIV5IT -s 10.244.1.10/32 -m comment --comment "svct-rules/etp-local-remote" -j KUBE-MARK-MASQ
+-A KUBE-SEP-EFZYCCX7VOPIV5IT -p tcp -m comment --comment "svct-rules/etp-local-remote" -m tcp -j DNAT --to-destination 10.244.1.10:8080
+-A KUBE-SEP-GKPJ46IMEACPC5N2 -s 10.244.0.4/32 -m comment --comment "svct-rules/clusterip" -j KUBE-MARK-MASQ
+-A KUBE-SEP-GKPJ46IMEACPC5N2 -p tcp -m comment --comment "svct-rules/clusterip" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-GTP6X47BIFVUGYBX -s 10.244.0.5/32 -m comment --comment "svct-rules/clusterip" -j KUBE-MARK-MASQ
+-A KUBE-SEP-GTP6X47BIFVUGYBX -p tcp -m comment --comment "svct-rules/clusterip" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-H6AYETRYCSW5IJXY -s 10.244.0.4/32 -m comment --comment "svct-rules/nodeport" -j KUBE-MARK-MASQ
+-A KUBE-SEP-H6AYETRYCSW5IJXY -p tcp -m comment --comment "svct-rules/nodeport" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-HCMM7WQHA6D7GJUI -s 10.244.0.4/32 -m comment --comment "svct-rules/itp-local" -j KUBE-MARK-MASQ
+-A KUBE-SEP-HCMM7WQHA6D7GJUI -p tcp -m comment --comment "svct-rules/itp-local" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-HV2C45N43J35WN24 -s 10.244.0.6/32 -m comment --comment "svct-rules/itp-local" -j KUBE-MARK-MASQ
+-A KUBE-SEP-HV2C45N43J35WN24 -p tcp -m comment --comment "svct-rules/itp-local" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-IPZI4SZQFQROOFL3 -s 10.244.0.3/32 -m comment --comment "svct-rules/single" -j KUBE-MARK-MASQ
+-A KUBE-SEP-IPZI4SZQFQROOFL3 -p tcp -m comment --comment "svct-rules/single" -m tcp -j DNAT --to-destination 10.244.0.3:8080
+-A KUBE-SEP-JGDMVR7FYB35MRSL -s 10.244.0.5/32 -m comment --comment "svct-rules/multiport:metrics" -j KUBE-MARK-MASQ
+-A KUBE-SEP-JGDMVR7FYB35MRSL -p tcp -m comment --comment "svct-rules/multiport:metrics" -m tcp -j DNAT --to-destination 10.244.0.5:9090
+-A KUBE-SEP-KFF2CNRALY6U3H6V -s 10.244.0.5/32 -m comment --comment "svct-rules/nodeport" -j KUBE-MARK-MASQ
+-A KUBE-SEP-KFF2CNRALY6U3H6V -p tcp -m comment --comment "svct-rules/nodeport" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-KXZ6JLB3MZCSH52Q -s 10.244.0.5/32 -m comment --comment "svct-rules/lb-ranges-node" -j KUBE-MARK-MASQ
+-A KUBE-SEP-KXZ6JLB3MZCSH52Q -p tcp -m comment --comment "svct-rules/lb-ranges-node" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-LAIHYL6KUA5GVYUZ -s 10.244.0.201/32 -m comment --comment "svct-rules/terminating" -j KUBE-MARK-MASQ
+-A KUBE-SEP-LAIHYL6KUA5GVYUZ -p tcp -m comment --comment "svct-rules/terminating" -m tcp -j DNAT --to-destination 10.244.0.201:8080
+-A KUBE-SEP-MOJ5CAWQIUG7DHOD -s 10.244.0.4/32 -m comment --comment "svct-rules/multiport:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-MOJ5CAWQIUG7DHOD -p tcp -m comment --comment "svct-rules/multiport:http" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-N5DLNK7DGJUZHSYC -s 10.244.0.6/32 -m comment --comment "svct-rules/lb-ranges" -j KUBE-MARK-MASQ
+-A KUBE-SEP-N5DLNK7DGJUZHSYC -p tcp -m comment --comment "svct-rules/lb-ranges" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-NVHBOEVI5UHYI3UJ -s 10.244.0.5/32 -m comment --comment "svct-rules/externalip" -j KUBE-MARK-MASQ
+-A KUBE-SEP-NVHBOEVI5UHYI3UJ -p tcp -m comment --comment "svct-rules/externalip" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-NVPCLC43MJP4J73F -s 10.244.0.4/32 -m comment --comment "svct-rules/affinity" -j KUBE-MARK-MASQ
+-A KUBE-SEP-NVPCLC43MJP4J73F -p tcp -m comment --comment "svct-rules/affinity" -m recent --set --name KUBE-SEP-NVPCLC43MJP4J73F --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-OB65GR6OYNYG2YOH -s 10.244.0.6/32 -m comment --comment "svct-rules/externalip" -j KUBE-MARK-MASQ
+-A KUBE-SEP-OB65GR6OYNYG2YOH -p tcp -m comment --comment "svct-rules/externalip" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-OYPD3ZBZS5YPJH3A -s 10.244.0.6/32 -m comment --comment "svct-rules/multiport:metrics" -j KUBE-MARK-MASQ
+-A KUBE-SEP-OYPD3ZBZS5YPJH3A -p tcp -m comment --comment "svct-rules/multiport:metrics" -m tcp -j DNAT --to-destination 10.244.0.6:9090
+-A KUBE-SEP-PLT7R3F7MN4BM6FS -s 10.244.0.6/32 -m comment --comment "svct-rules/lb-ranges-node" -j KUBE-MARK-MASQ
+-A KUBE-SEP-PLT7R3F7MN4BM6FS -p tcp -m comment --comment "svct-rules/lb-ranges-node" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-PSMXLYCAZNBFUD5B -s 10.244.0.4/32 -m comment --comment "svct-rules/lb" -j KUBE-MARK-MASQ
+-A KUBE-SEP-PSMXLYCAZNBFUD5B -p tcp -m comment --comment "svct-rules/lb" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-U7JIVNODS77GMCEG -s 10.250.0.10/32 -m comment --comment "default/kubernetes:https" -j KUBE-MARK-MASQ
+-A KUBE-SEP-U7JIVNODS77GMCEG -p tcp -m comment --comment "default/kubernetes:https" -m tcp -j DNAT --to-destination 10.250.0.10:6443
+-A KUBE-SEP-VENYDGR6BAXXUZDW -s 10.244.0.4/32 -m comment --comment "svct-rules/dualstack" -j KUBE-MARK-MASQ
+-A KUBE-SEP-VENYDGR6BAXXUZDW -p tcp -m comment --comment "svct-rules/dualstack" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-W6LJCG4VPCN4GF52 -s 10.244.0.5/32 -m comment --comment "svct-rules/multiport:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-W6LJCG4VPCN4GF52 -p tcp -m comment --comment "svct-rules/multiport:http" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-WCQMKKZ7SHQGQHGK -s 10.244.0.5/32 -m comment --comment "svct-rules/affinity" -j KUBE-MARK-MASQ
+-A KUBE-SEP-WCQMKKZ7SHQGQHGK -p tcp -m comment --comment "svct-rules/affinity" -m recent --set --name KUBE-SEP-WCQMKKZ7SHQGQHGK --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-WI7UFSKFLICWSQDX -s 10.244.0.5/32 -m comment --comment "svct-rules/lb-ranges" -j KUBE-MARK-MASQ
+-A KUBE-SEP-WI7UFSKFLICWSQDX -p tcp -m comment --comment "svct-rules/lb-ranges" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-XHPT4Q2ZXAD7TURA -s 10.244.0.6/32 -m comment --comment "svct-rules/multiport:http" -j KUBE-MARK-MASQ
+-A KUBE-SEP-XHPT4Q2ZXAD7TURA -p tcp -m comment --comment "svct-rules/multiport:http" -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-XPI3PMZPSYGVSK2O -s 10.244.0.6/32 -m comment --comment "svct-rules/affinity" -j KUBE-MARK-MASQ
+-A KUBE-SEP-XPI3PMZPSYGVSK2O -p tcp -m comment --comment "svct-rules/affinity" -m recent --set --name KUBE-SEP-XPI3PMZPSYGVSK2O --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.244.0.6:8080
+-A KUBE-SEP-YE4JW6VGWFSCF3VF -s 10.244.0.4/32 -m comment --comment "svct-rules/externalip" -j KUBE-MARK-MASQ
+-A KUBE-SEP-YE4JW6VGWFSCF3VF -p tcp -m comment --comment "svct-rules/externalip" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SEP-ZE5KXOLPEMVNEFR4 -s 10.244.0.5/32 -m comment --comment "svct-rules/itp-local" -j KUBE-MARK-MASQ
+-A KUBE-SEP-ZE5KXOLPEMVNEFR4 -p tcp -m comment --comment "svct-rules/itp-local" -m tcp -j DNAT --to-destination 10.244.0.5:8080
+-A KUBE-SEP-ZWKIBBOO4VIELSZZ -s 10.244.0.4/32 -m comment --comment "svct-rules/etp-local" -j KUBE-MARK-MASQ
+-A KUBE-SEP-ZWKIBBOO4VIELSZZ -p tcp -m comment --comment "svct-rules/etp-local" -m tcp -j DNAT --to-destination 10.244.0.4:8080
+-A KUBE-SERVICES -d 10.96.216.14/32 -p tcp -m comment --comment "svct-rules/clusterip cluster IP" -m tcp --dport 80 -j KUBE-SVC-O77VY2IE652LPVBG
+-A KUBE-SERVICES -d 10.96.134.43/32 -p tcp -m comment --comment "svct-rules/affinity cluster IP" -m tcp --dport 80 -j KUBE-SVC-4UZ3NUWUKST3RWXW
+-A KUBE-SERVICES -d 10.96.88.193/32 -p tcp -m comment --comment "svct-rules/multiport:metrics cluster IP" -m tcp --dport 9090 -j KUBE-SVC-BWAOOXV5GRSYW5ZB
+-A KUBE-SERVICES -d 10.96.187.66/32 -p tcp -m comment --comment "svct-rules/lb cluster IP" -m tcp --dport 80 -j KUBE-SVC-V5H37BLVMIVAOD46
+-A KUBE-SERVICES -d 10.250.0.120/32 -p tcp -m comment --comment "svct-rules/lb loadbalancer IP" -m tcp --dport 80 -j KUBE-EXT-V5H37BLVMIVAOD46
+-A KUBE-SERVICES -d 10.96.187.0/32 -p tcp -m comment --comment "svct-rules/lb-ranges cluster IP" -m tcp --dport 80 -j KUBE-SVC-EVWLO4DB2MVYG7V7
+-A KUBE-SERVICES -d 10.250.0.121/32 -p tcp -m comment --comment "svct-rules/lb-ranges loadbalancer IP" -m tcp --dport 80 -j KUBE-FW-EVWLO4DB2MVYG7V7
+-A KUBE-SERVICES -d 10.96.197.74/32 -p tcp -m comment --comment "svct-rules/terminating cluster IP" -m tcp --dport 80 -j KUBE-SVC-QBH7CJ62B3MHYOFG
+-A KUBE-SERVICES -d 10.96.114.219/32 -p tcp -m comment --comment "svct-rules/dualstack cluster IP" -m tcp --dport 80 -j KUBE-SVC-5UMYDLJBUU5GEICO
+-A KUBE-SERVICES -d 10.96.146.199/32 -p tcp -m comment --comment "svct-rules/itp-local cluster IP" -m tcp --dport 80 -j KUBE-SVL-SY7I4MCYS3XTQUK5
+-A KUBE-SERVICES -d 10.96.159.168/32 -p tcp -m comment --comment "svct-rules/single cluster IP" -m tcp --dport 80 -j KUBE-SVC-LQZYNHRXPHBYTXUR
+-A KUBE-SERVICES -d 10.96.92.136/32 -p tcp -m comment --comment "svct-rules/externalip cluster IP" -m tcp --dport 80 -j KUBE-SVC-3C6U6M6ZXHYEGTTV
+-A KUBE-SERVICES -d 10.250.0.130/32 -p tcp -m comment --comment "svct-rules/externalip external IP" -m tcp --dport 80 -j KUBE-EXT-3C6U6M6ZXHYEGTTV
+-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y
+-A KUBE-SERVICES -d 10.96.164.50/32 -p tcp -m comment --comment "svct-rules/etp-local-remote cluster IP" -m tcp --dport 80 -j KUBE-SVC-DL6PRHFCELMJZUHU
+-A KUBE-SERVICES -d 10.96.88.193/32 -p tcp -m comment --comment "svct-rules/multiport:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-Y4TKMNSCT6A2OVKV
+-A KUBE-SERVICES -d 10.96.144.13/32 -p tcp -m comment --comment "svct-rules/lb-ranges-node cluster IP" -m tcp --dport 80 -j KUBE-SVC-JNENG2C4O43QLF3G
+-A KUBE-SERVICES -d 10.250.0.122/32 -p tcp -m comment --comment "svct-rules/lb-ranges-node loadbalancer IP" -m tcp --dport 80 -j KUBE-FW-JNENG2C4O43QLF3G
+-A KUBE-SERVICES -d 10.96.96.151/32 -p tcp -m comment --comment "svct-rules/etp-local cluster IP" -m tcp --dport 80 -j KUBE-SVC-AKQ2JSHEJ54E6WOO
+-A KUBE-SERVICES -d 10.96.223.126/32 -p tcp -m comment --comment "svct-rules/nodeport cluster IP" -m tcp --dport 80 -j KUBE-SVC-XCFEEWCMYTMMFJ46
+-A KUBE-SERVICES -d 10.250.0.10/32 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -j KUBE-NODEPORTS
+-A KUBE-SVC-3C6U6M6ZXHYEGTTV ! -s 10.244.0.0/16 -d 10.96.92.136/32 -p tcp -m comment --comment "svct-rules/externalip cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-3C6U6M6ZXHYEGTTV -m comment --comment "svct-rules/externalip -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-YE4JW6VGWFSCF3VF
+-A KUBE-SVC-3C6U6M6ZXHYEGTTV -m comment --comment "svct-rules/externalip -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-NVHBOEVI5UHYI3UJ
+-A KUBE-SVC-3C6U6M6ZXHYEGTTV -m comment --comment "svct-rules/externalip -> 10.244.0.6:8080" -j KUBE-SEP-OB65GR6OYNYG2YOH
+-A KUBE-SVC-4UZ3NUWUKST3RWXW ! -s 10.244.0.0/16 -d 10.96.134.43/32 -p tcp -m comment --comment "svct-rules/affinity cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-4UZ3NUWUKST3RWXW -m comment --comment "svct-rules/affinity -> 10.244.0.4:8080" -m recent --rcheck --seconds 600 --reap --name KUBE-SEP-NVPCLC43MJP4J73F --mask 255.255.255.255 --rsource -j KUBE-SEP-NVPCLC43MJP4J73F
+-A KUBE-SVC-4UZ3NUWUKST3RWXW -m comment --comment "svct-rules/affinity -> 10.244.0.5:8080" -m recent --rcheck --seconds 600 --reap --name KUBE-SEP-WCQMKKZ7SHQGQHGK --mask 255.255.255.255 --rsource -j KUBE-SEP-WCQMKKZ7SHQGQHGK
+-A KUBE-SVC-4UZ3NUWUKST3RWXW -m comment --comment "svct-rules/affinity -> 10.244.0.6:8080" -m recent --rcheck --seconds 600 --reap --name KUBE-SEP-XPI3PMZPSYGVSK2O --mask 255.255.255.255 --rsource -j KUBE-SEP-XPI3PMZPSYGVSK2O
+-A KUBE-SVC-4UZ3NUWUKST3RWXW -m comment --comment "svct-rules/affinity -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-NVPCLC43MJP4J73F
+-A KUBE-SVC-4UZ3NUWUKST3RWXW -m comment --comment "svct-rules/affinity -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-WCQMKKZ7SHQGQHGK
+-A KUBE-SVC-4UZ3NUWUKST3RWXW -m comment --comment "svct-rules/affinity -> 10.244.0.6:8080" -j KUBE-SEP-XPI3PMZPSYGVSK2O
+-A KUBE-SVC-5UMYDLJBUU5GEICO ! -s 10.244.0.0/16 -d 10.96.114.219/32 -p tcp -m comment --comment "svct-rules/dualstack cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-5UMYDLJBUU5GEICO -m comment --comment "svct-rules/dualstack -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-VENYDGR6BAXXUZDW
+-A KUBE-SVC-5UMYDLJBUU5GEICO -m comment --comment "svct-rules/dualstack -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-BBKNLLFOOW4WJ2T7
+-A KUBE-SVC-5UMYDLJBUU5GEICO -m comment --comment "svct-rules/dualstack -> 10.244.0.6:8080" -j KUBE-SEP-DBHP2AVH2SHSJ24R
+-A KUBE-SVC-AKQ2JSHEJ54E6WOO ! -s 10.244.0.0/16 -d 10.96.96.151/32 -p tcp -m comment --comment "svct-rules/etp-local cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-AKQ2JSHEJ54E6WOO -m comment --comment "svct-rules/etp-local -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-ZWKIBBOO4VIELSZZ
+-A KUBE-SVC-AKQ2JSHEJ54E6WOO -m comment --comment "svct-rules/etp-local -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-7WETSNKWWKCQ33RX
+-A KUBE-SVC-AKQ2JSHEJ54E6WOO -m comment --comment "svct-rules/etp-local -> 10.244.0.6:8080" -j KUBE-SEP-7VMFMG3LTLJKQ3N6
+-A KUBE-SVC-BWAOOXV5GRSYW5ZB ! -s 10.244.0.0/16 -d 10.96.88.193/32 -p tcp -m comment --comment "svct-rules/multiport:metrics cluster IP" -m tcp --dport 9090 -j KUBE-MARK-MASQ
+-A KUBE-SVC-BWAOOXV5GRSYW5ZB -m comment --comment "svct-rules/multiport:metrics -> 10.244.0.4:9090" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-2X6TZ4P22RRF2NVE
+-A KUBE-SVC-BWAOOXV5GRSYW5ZB -m comment --comment "svct-rules/multiport:metrics -> 10.244.0.5:9090" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-JGDMVR7FYB35MRSL
+-A KUBE-SVC-BWAOOXV5GRSYW5ZB -m comment --comment "svct-rules/multiport:metrics -> 10.244.0.6:9090" -j KUBE-SEP-OYPD3ZBZS5YPJH3A
+-A KUBE-SVC-DL6PRHFCELMJZUHU ! -s 10.244.0.0/16 -d 10.96.164.50/32 -p tcp -m comment --comment "svct-rules/etp-local-remote cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-DL6PRHFCELMJZUHU -m comment --comment "svct-rules/etp-local-remote -> 10.244.1.10:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-EFZYCCX7VOPIV5IT
+-A KUBE-SVC-DL6PRHFCELMJZUHU -m comment --comment "svct-rules/etp-local-remote -> 10.244.1.11:8080" -j KUBE-SEP-AZXKC5OEUXLSCDU2
+-A KUBE-SVC-EVWLO4DB2MVYG7V7 ! -s 10.244.0.0/16 -d 10.96.187.0/32 -p tcp -m comment --comment "svct-rules/lb-ranges cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-EVWLO4DB2MVYG7V7 -m comment --comment "svct-rules/lb-ranges -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-2IAYP4XE7JLQY4QR
+-A KUBE-SVC-EVWLO4DB2MVYG7V7 -m comment --comment "svct-rules/lb-ranges -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-WI7UFSKFLICWSQDX
+-A KUBE-SVC-EVWLO4DB2MVYG7V7 -m comment --comment "svct-rules/lb-ranges -> 10.244.0.6:8080" -j KUBE-SEP-N5DLNK7DGJUZHSYC
+-A KUBE-SVC-JNENG2C4O43QLF3G ! -s 10.244.0.0/16 -d 10.96.144.13/32 -p tcp -m comment --comment "svct-rules/lb-ranges-node cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-JNENG2C4O43QLF3G -m comment --comment "svct-rules/lb-ranges-node -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-BOIPGPALA3WXPP4L
+-A KUBE-SVC-JNENG2C4O43QLF3G -m comment --comment "svct-rules/lb-ranges-node -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-KXZ6JLB3MZCSH52Q
+-A KUBE-SVC-JNENG2C4O43QLF3G -m comment --comment "svct-rules/lb-ranges-node -> 10.244.0.6:8080" -j KUBE-SEP-PLT7R3F7MN4BM6FS
+-A KUBE-SVC-LQZYNHRXPHBYTXUR ! -s 10.244.0.0/16 -d 10.96.159.168/32 -p tcp -m comment --comment "svct-rules/single cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-LQZYNHRXPHBYTXUR -m comment --comment "svct-rules/single -> 10.244.0.3:8080" -j KUBE-SEP-IPZI4SZQFQROOFL3
+-A KUBE-SVC-NPX46M4PTMTKRN6Y ! -s 10.244.0.0/16 -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-MARK-MASQ
+-A KUBE-SVC-NPX46M4PTMTKRN6Y -m comment --comment "default/kubernetes:https -> 10.250.0.10:6443" -j KUBE-SEP-U7JIVNODS77GMCEG
+-A KUBE-SVC-O77VY2IE652LPVBG ! -s 10.244.0.0/16 -d 10.96.216.14/32 -p tcp -m comment --comment "svct-rules/clusterip cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-O77VY2IE652LPVBG -m comment --comment "svct-rules/clusterip -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-GKPJ46IMEACPC5N2
+-A KUBE-SVC-O77VY2IE652LPVBG -m comment --comment "svct-rules/clusterip -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-GTP6X47BIFVUGYBX
+-A KUBE-SVC-O77VY2IE652LPVBG -m comment --comment "svct-rules/clusterip -> 10.244.0.6:8080" -j KUBE-SEP-DUTLB5X6MHVOB3QR
+-A KUBE-SVC-QBH7CJ62B3MHYOFG ! -s 10.244.0.0/16 -d 10.96.197.74/32 -p tcp -m comment --comment "svct-rules/terminating cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-QBH7CJ62B3MHYOFG -m comment --comment "svct-rules/terminating -> 10.244.0.201:8080" -j KUBE-SEP-LAIHYL6KUA5GVYUZ
+-A KUBE-SVC-V5H37BLVMIVAOD46 ! -s 10.244.0.0/16 -d 10.96.187.66/32 -p tcp -m comment --comment "svct-rules/lb cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-V5H37BLVMIVAOD46 -m comment --comment "svct-rules/lb -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-PSMXLYCAZNBFUD5B
+-A KUBE-SVC-V5H37BLVMIVAOD46 -m comment --comment "svct-rules/lb -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-4PWIHNBWKXTV332B
+-A KUBE-SVC-V5H37BLVMIVAOD46 -m comment --comment "svct-rules/lb -> 10.244.0.6:8080" -j KUBE-SEP-3GAS5EQ6EGYSFD3K
+-A KUBE-SVC-XCFEEWCMYTMMFJ46 ! -s 10.244.0.0/16 -d 10.96.223.126/32 -p tcp -m comment --comment "svct-rules/nodeport cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-XCFEEWCMYTMMFJ46 -m comment --comment "svct-rules/nodeport -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-H6AYETRYCSW5IJXY
+-A KUBE-SVC-XCFEEWCMYTMMFJ46 -m comment --comment "svct-rules/nodeport -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-KFF2CNRALY6U3H6V
+-A KUBE-SVC-XCFEEWCMYTMMFJ46 -m comment --comment "svct-rules/nodeport -> 10.244.0.6:8080" -j KUBE-SEP-2O2YNX4SILXMW6JV
+-A KUBE-SVC-Y4TKMNSCT6A2OVKV ! -s 10.244.0.0/16 -d 10.96.88.193/32 -p tcp -m comment --comment "svct-rules/multiport:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-Y4TKMNSCT6A2OVKV -m comment --comment "svct-rules/multiport:http -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-MOJ5CAWQIUG7DHOD
+-A KUBE-SVC-Y4TKMNSCT6A2OVKV -m comment --comment "svct-rules/multiport:http -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-W6LJCG4VPCN4GF52
+-A KUBE-SVC-Y4TKMNSCT6A2OVKV -m comment --comment "svct-rules/multiport:http -> 10.244.0.6:8080" -j KUBE-SEP-XHPT4Q2ZXAD7TURA
+-A KUBE-SVL-AKQ2JSHEJ54E6WOO -m comment --comment "svct-rules/etp-local -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-ZWKIBBOO4VIELSZZ
+-A KUBE-SVL-AKQ2JSHEJ54E6WOO -m comment --comment "svct-rules/etp-local -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-7WETSNKWWKCQ33RX
+-A KUBE-SVL-AKQ2JSHEJ54E6WOO -m comment --comment "svct-rules/etp-local -> 10.244.0.6:8080" -j KUBE-SEP-7VMFMG3LTLJKQ3N6
+-A KUBE-SVL-SY7I4MCYS3XTQUK5 ! -s 10.244.0.0/16 -d 10.96.146.199/32 -p tcp -m comment --comment "svct-rules/itp-local cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVL-SY7I4MCYS3XTQUK5 -m comment --comment "svct-rules/itp-local -> 10.244.0.4:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-HCMM7WQHA6D7GJUI
+-A KUBE-SVL-SY7I4MCYS3XTQUK5 -m comment --comment "svct-rules/itp-local -> 10.244.0.5:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-ZE5KXOLPEMVNEFR4
+-A KUBE-SVL-SY7I4MCYS3XTQUK5 -m comment --comment "svct-rules/itp-local -> 10.244.0.6:8080" -j KUBE-SEP-HV2C45N43J35WN24

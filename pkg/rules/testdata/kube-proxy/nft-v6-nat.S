@@ -1,0 +1,37 @@
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+-N KUBE-EXT-5UMYDLJBUU5GEICO
+-N KUBE-KUBELET-CANARY
+-N KUBE-MARK-MASQ
+-N KUBE-NODEPORTS
+-N KUBE-POSTROUTING
+-N KUBE-PROXY-CANARY
+-N KUBE-SEP-IITANNY7JUQRJAKU
+-N KUBE-SEP-KNHPZRRULMW2FTSM
+-N KUBE-SEP-SHIH7PIK5HTI45FC
+-N KUBE-SERVICES
+-N KUBE-SVC-5UMYDLJBUU5GEICO
+-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+-A KUBE-EXT-5UMYDLJBUU5GEICO -m comment --comment "masquerade traffic for svct-rules/dualstack external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-5UMYDLJBUU5GEICO -j KUBE-SVC-5UMYDLJBUU5GEICO
+-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+-A KUBE-NODEPORTS -p tcp -m comment --comment "svct-rules/dualstack" -m tcp --dport 30097 -j KUBE-EXT-5UMYDLJBUU5GEICO
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
+-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully
+-A KUBE-SEP-IITANNY7JUQRJAKU -s fd00:10:244::6/128 -m comment --comment "svct-rules/dualstack" -j KUBE-MARK-MASQ
+-A KUBE-SEP-IITANNY7JUQRJAKU -p tcp -m comment --comment "svct-rules/dualstack" -m tcp -j DNAT --to-destination [fd00:10:244::6]:8080
+-A KUBE-SEP-KNHPZRRULMW2FTSM -s fd00:10:244::4/128 -m comment --comment "svct-rules/dualstack" -j KUBE-MARK-MASQ
+-A KUBE-SEP-KNHPZRRULMW2FTSM -p tcp -m comment --comment "svct-rules/dualstack" -m tcp -j DNAT --to-destination [fd00:10:244::4]:8080
+-A KUBE-SEP-SHIH7PIK5HTI45FC -s fd00:10:244::5/128 -m comment --comment "svct-rules/dualstack" -j KUBE-MARK-MASQ
+-A KUBE-SEP-SHIH7PIK5HTI45FC -p tcp -m comment --comment "svct-rules/dualstack" -m tcp -j DNAT --to-destination [fd00:10:244::5]:8080
+-A KUBE-SERVICES -d fd00:10:96::bd77/128 -p tcp -m comment --comment "svct-rules/dualstack cluster IP" -m tcp --dport 80 -j KUBE-SVC-5UMYDLJBUU5GEICO
+-A KUBE-SERVICES -d fd00:10:250::10/128 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -j KUBE-NODEPORTS
+-A KUBE-SVC-5UMYDLJBUU5GEICO ! -s fd00:10:244::/56 -d fd00:10:96::bd77/128 -p tcp -m comment --comment "svct-rules/dualstack cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ
+-A KUBE-SVC-5UMYDLJBUU5GEICO -m comment --comment "svct-rules/dualstack -> [fd00:10:244::4]:8080" -m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-KNHPZRRULMW2FTSM
+-A KUBE-SVC-5UMYDLJBUU5GEICO -m comment --comment "svct-rules/dualstack -> [fd00:10:244::5]:8080" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-SHIH7PIK5HTI45FC
+-A KUBE-SVC-5UMYDLJBUU5GEICO -m comment --comment "svct-rules/dualstack -> [fd00:10:244::6]:8080" -j KUBE-SEP-IITANNY7JUQRJAKU
