@@ -4,6 +4,9 @@
 #
 #   pause.tar  registry.k8s.io/pause:3.10   static C pause (containerd's sandbox_image)
 #   echo.tar   localhost/svctrace/echo:v1   test/e2e/images/echo + busybox-static applets
+#   node-helper.tar  localhost/svctrace/node-helper:v1  the host's iptables (nft and
+#              legacy), nft, ipset, conntrack, ipvsadm with their libraries and xtables
+#              plugins, busybox, /usr/local/bin/node-dump, /bin/httpget-echo
 #
 # An image is rebuilt only when one of its inputs changed (sources, this
 # script, mkimage.sh, the busybox binary, the Go/gcc toolchain). Prints the
@@ -60,6 +63,60 @@ build_echo() {
   rm -rf "$root"; rm -f "$out"/.echo-*; touch "$out/.echo-$h"
 }
 
+# copy_with_libs ROOT FILE...: FILE and every shared library ldd lists for it,
+# at the same paths inside ROOT (plus the paths symlinks resolve to).
+copy_with_libs() {
+  local root=$1 f lib; shift
+  for f in "$@"; do
+    install -D -m "$(stat -c %a "$(readlink -f "$f")")" "$(readlink -f "$f")" "$root$f"
+    for lib in $(ldd "$f" 2>/dev/null | awk '/=> \//{print $3} /^\t\//{print $1}'); do
+      # Keep the source mode: the ELF interpreter (ld-linux) must stay executable.
+      [[ -e $root$lib ]] || install -D -m "$(stat -c %a "$(readlink -f "$lib")")" "$(readlink -f "$lib")" "$root$lib"
+    done
+  done
+}
+
+build_node_helper() {
+  local bins=(/usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi /usr/sbin/nft /usr/sbin/ipset
+              /usr/sbin/conntrack /usr/sbin/ipvsadm)
+  local xt=/usr/lib/x86_64-linux-gnu/xtables
+  local b
+  for b in "${bins[@]}"; do [[ -x $b ]] || { log "missing $b: run hack/install-deps.sh"; exit 1; }; done
+  local h; h=$(inputs_hash "${bins[@]}" "$xt"/*.so "$here/images/node-dump.sh" "$busybox" "$repo"/test/e2e/images/echo/*.go)
+  if [[ -f $out/node-helper.tar && -f $out/.node-helper-$h ]]; then return; fi
+  log "building image localhost/svctrace/node-helper:v1"
+  local root; root=$(mktemp -d)
+  mkdir -p "$root"/{bin,etc,tmp,run,var/lib,proc,sys,dev,usr/local/bin}
+  chmod 1777 "$root/tmp"
+  cp "$busybox" "$root/bin/busybox"
+  local a
+  for a in $("$busybox" --list); do
+    [[ $a == busybox || -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"
+  done
+  copy_with_libs "$root" "${bins[@]}" "$xt"/*.so
+  # The nft backend is the default name, as on current distributions and as
+  # the cluster pins it; -legacy only on explicit request.
+  local fam cmd
+  for fam in iptables ip6tables; do
+    for cmd in "" -save -restore; do
+      ln -sf xtables-nft-multi "$root/usr/sbin/$fam$cmd"
+      ln -sf xtables-nft-multi "$root/usr/sbin/$fam-nft$cmd"
+      ln -sf xtables-legacy-multi "$root/usr/sbin/$fam-legacy$cmd"
+    done
+  done
+  cp /etc/protocols /etc/services "$root/etc/" # protocol/port names in rule dumps
+  printf 'root:x:0:0:root:/:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\n' >"$root/etc/group"
+  install -m 0755 "$here/images/node-dump.sh" "$root/usr/local/bin/node-dump"
+  (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$root/bin/httpget-echo" ./test/e2e/images/echo)
+  # Sleeps until SIGTERM, so the helper pod is ready for `kubectl exec` and
+  # deletes at once.
+  "$here/mkimage.sh" localhost/svctrace/node-helper:v1 "$root" "$out/node-helper.tar" \
+    '["/bin/sh","-c"]' '["trap \"exit 0\" TERM; while :; do sleep 3600 & wait $!; done"]' >/dev/null
+  rm -rf "$root"; rm -f "$out"/.node-helper-*; touch "$out/.node-helper-$h"
+}
+
 build_pause
 build_echo
+build_node_helper
 echo "$out"
