@@ -95,6 +95,35 @@ func BenchmarkParse700k(b *testing.B) {
 	})
 }
 
+// BenchmarkParseVsScan700k interleaves a bare line scan and a parse of the
+// same bytes in every iteration and reports the ratio of their total
+// times ("parse/scan"), so the "within 4x" comparison is made under the
+// same machine load even on a busy, shared machine.
+func BenchmarkParseVsScan700k(b *testing.B) {
+	text, _ := benchDump()
+	var scan, parse time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		sc := bufio.NewScanner(strings.NewReader(text))
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		n := 0
+		for sc.Scan() {
+			n++
+		}
+		t1 := time.Now()
+		rs, err := ParseString(text, ParseOptions{Source: "bench"})
+		t2 := time.Now()
+		if err != nil || rs.Lines != n {
+			b.Fatalf("parse: %v, %d lines vs %d", err, rs.Lines, n)
+		}
+		scan += t1.Sub(t0)
+		parse += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(scan.Nanoseconds())/float64(b.N), "scan-ns/op")
+	b.ReportMetric(float64(parse.Nanoseconds())/float64(b.N), "parse-ns/op")
+	b.ReportMetric(float64(parse)/float64(scan), "parse/scan")
+}
+
 // BenchmarkEvaluate700k evaluates one packet to a ClusterIP on the big
 // dump: the first service, one in the middle and the last (the worst case:
 // KUBE-SERVICES is scanned to its end), plus a NodePort packet, which
