@@ -374,3 +374,33 @@ func TestEvaluateBranchLimit(t *testing.T) {
 		t.Errorf("%d branches\n%s", len(res.Branches), warningsText(res.Warnings))
 	}
 }
+
+// A parsed Ruleset is shared by concurrent evaluations: chains compile once,
+// under the ruleset's lock (run with -race).
+func TestEvaluateConcurrently(t *testing.T) {
+	text, svcs := genDump(genOpts{services: 40, endpoints: 3, nodePortEvery: 2})
+	rs := parseT(t, text, ParseOptions{})
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for i := g; i < len(svcs); i += 8 {
+				s := svcs[i]
+				res, err := Evaluate(EvalInput{Rulesets: []*Ruleset{rs}, NodeIPs: []netip.Addr{testNode},
+					Packet: Packet{Src: testPod, Dst: s.clusterIP, DstPort: uint16(s.port), Proto: "tcp"}})
+				if err == nil && (res.Verdict != VerdictDNAT || len(res.Endpoints) != 3) {
+					err = fmt.Errorf("service %d: %s %d endpoints", i, res.Verdict, len(res.Endpoints))
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
