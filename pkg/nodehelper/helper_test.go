@@ -249,3 +249,25 @@ func TestCheckAccess(t *testing.T) {
 		t.Fatalf("want missing pods/exec, got %v", err)
 	}
 }
+
+func TestSaveLoadDump(t *testing.T) {
+	d := &Dump{Node: "node1", Pod: "svc-trace-node1-x", Files: map[string][]byte{"iptables-nft-save": []byte("*nat\n"), "route-get/10.0.0.1": []byte("[]")}}
+	dir := t.TempDir()
+	if _, err := d.Save(dir, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadDumps(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Node != "node1" || got[0].File("route-get/10.0.0.1") != "[]" || len(got[0].Files) != 2 {
+		t.Fatalf("round trip: %+v", got)
+	}
+	if _, err := LoadDumps(t.TempDir()); err == nil {
+		t.Error("an empty directory must be an error")
+	}
+	bad := &Dump{Node: "n", Files: map[string][]byte{"../escape": nil}}
+	if _, err := bad.Save(dir, time.Unix(0, 0)); err == nil {
+		t.Error("a file name escaping the directory must be refused")
+	}
+}

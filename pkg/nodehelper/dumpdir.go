@@ -1,0 +1,116 @@
+package nodehelper
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// metaFile holds the dump's own metadata in a saved directory.
+const metaFile = "svc-trace-dump.json"
+
+// DumpMeta is written next to the raw files by Save, so that a saved dump
+// says where and when it came from.
+type DumpMeta struct {
+	Node      string    `json:"node"`
+	Pod       string    `json:"pod,omitempty"`
+	Collected time.Time `json:"collected"`
+	Files     []string  `json:"files"`
+}
+
+// Save writes the dump under dir/<node>/ (what `kubectl svc-trace collect
+// --node N -o DIR` saves): every raw file as collected, plus metadata.
+func (d *Dump) Save(dir string, now time.Time) (string, error) {
+	nodeDir := filepath.Join(dir, safeName(d.Node))
+	for _, name := range d.Names() {
+		p := filepath.Join(nodeDir, filepath.FromSlash(name))
+		if !strings.HasPrefix(p, nodeDir+string(filepath.Separator)) {
+			return "", fmt.Errorf("dump file name %q escapes the directory", name)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(p, d.Files[name], 0o644); err != nil {
+			return "", err
+		}
+	}
+	meta, err := json.MarshalIndent(DumpMeta{Node: d.Node, Pod: d.Pod, Collected: now.UTC(), Files: d.Names()}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(nodeDir, 0o755); err != nil {
+		return "", err
+	}
+	return nodeDir, os.WriteFile(filepath.Join(nodeDir, metaFile), append(meta, '\n'), 0o644)
+}
+
+// LoadDumps reads every node dump saved under dir (dir itself may be one
+// node's directory). The node name comes from the metadata, else from the
+// directory name.
+func LoadDumps(dir string) ([]*Dump, error) {
+	var dirs []string
+	if _, err := os.Stat(filepath.Join(dir, metaFile)); err == nil {
+		dirs = []string{dir}
+	} else {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				dirs = append(dirs, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	var out []*Dump
+	for _, nd := range dirs {
+		d := &Dump{Node: filepath.Base(nd), Files: map[string][]byte{}}
+		if b, err := os.ReadFile(filepath.Join(nd, metaFile)); err == nil {
+			var m DumpMeta
+			if err := json.Unmarshal(b, &m); err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(nd, metaFile), err)
+			}
+			d.Node, d.Pod = m.Node, m.Pod
+		}
+		err := filepath.WalkDir(nd, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() || e.Name() == metaFile {
+				return err
+			}
+			rel, err := filepath.Rel(nd, p)
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			d.Files[filepath.ToSlash(rel)] = b
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(d.Files) > 0 {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no node dump under %s (expected what `kubectl svc-trace collect -o DIR` saves)", dir)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out, nil
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, s)
+}
