@@ -67,6 +67,12 @@ type ServiceTrace struct {
 	// Pods are the pods the Service's selector matches.
 	Pods     []Pod     `json:"pods"`
 	Findings []Finding `json:"findings"`
+	// Query, Hops and Nodes are set when a node's dataplane was inspected
+	// (--from, --node, --node-dump): what was evaluated, the path in
+	// order, and per inspected node and port the rules' answer.
+	Query *TraceQuery  `json:"query,omitempty"`
+	Hops  []Hop        `json:"hops,omitempty"`
+	Nodes []NodeResult `json:"nodes,omitempty"`
 	// Warnings are problems reading the input (not findings about the
 	// Service): an object that could not be read, an unknown field value.
 	Warnings []string `json:"warnings,omitempty"`
@@ -167,6 +173,10 @@ type Endpoint struct {
 	// NotReadyContainers lists the containers holding the pod back.
 	NotReadyContainers []ContainerProblem `json:"notReadyContainers,omitempty"`
 	NodeReady          *bool              `json:"nodeReady,omitempty"`
+	// Probability and Masquerade come from the inspected node's rules
+	// (when exactly one node was inspected for this port; see nodes[]).
+	Probability *float64 `json:"probability,omitempty"`
+	Masquerade  *bool    `json:"masquerade,omitempty"`
 }
 
 // Conditions mirrors discovery.k8s.io/v1 EndpointConditions.
