@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin/kubectl-svc_trace
 
-.PHONY: build unit verify e2e dns-harness test golden clean
+.PHONY: build unit verify e2e dns-harness release-test test golden clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/kubectl-svc_trace
@@ -30,8 +30,13 @@ e2e:
 dns-harness:
 	bash hack/dns-harness.sh
 
+# The release as users get it: goreleaser snapshot, the krew manifest
+# validated and installed by a real krew, run through a real kubectl.
+release-test:
+	bash hack/release-test.sh
+
 # Everything CI checks.
-test: unit dns-harness e2e
+test: unit dns-harness e2e release-test
 
 clean:
 	rm -rf bin dist
