@@ -5,8 +5,11 @@
 #   pause.tar  registry.k8s.io/pause:3.10   static C pause (containerd's sandbox_image)
 #   echo.tar   localhost/svctrace/echo:v1   test/e2e/images/echo + busybox-static applets
 #   node-helper.tar  localhost/svctrace/node-helper:v1  the host's iptables (nft and
-#              legacy), nft, ipset, conntrack, ipvsadm with their libraries and xtables
-#              plugins, busybox, /usr/local/bin/node-dump, /bin/httpget-echo
+#              legacy), nft, ipset, conntrack, ipvsadm, iproute2 ip, util-linux nsenter
+#              with their libraries and xtables plugins, busybox, /usr/local/bin/node-dump,
+#              /bin/httpget-echo (docs/node-helper.md; `make helper-image`)
+#
+# Usage: build-images.sh [all|pause|echo|node-helper] (default all).
 #
 # An image is rebuilt only when one of its inputs changed (sources, this
 # script, mkimage.sh, the busybox binary, the Go/gcc toolchain). Prints the
@@ -76,24 +79,55 @@ copy_with_libs() {
   done
 }
 
+# pkg_of FILE: the Debian package that installed FILE (usrmerge-aware: dpkg
+# knows /lib/... while ldd may print /usr/lib/... or the versioned target).
+pkg_of() {
+  local f=$1 r p
+  r=$(readlink -f "$f")
+  for p in "$f" "$r" "${r#/usr}" "/usr${f}"; do
+    dpkg-query -S "$p" 2>/dev/null | head -1 | cut -d: -f1 && return 0
+  done
+  echo unknown
+}
+
+# The node helper (pkg/nodehelper's pod): everything its collection script
+# (pkg/nodehelper/script.go) calls, from the host's Debian packages, so the
+# versions are exactly the ones docs/node-helper.md lists:
+#   iptables (xtables-nft-multi and xtables-legacy-multi, with every
+#   dlopen'ed xtables/*.so), nft (with JSON), ipset, conntrack, ipvsadm,
+#   iproute2's ip (busybox's ip has no -j), util-linux nsenter (the fallback
+#   to the host's binaries) and busybox for sh/tar/gzip/sha256sum/awk/wget/
+#   timeout/... Every shared library ldd lists comes along.
+# Read-only-rootfs safe: nothing writes outside /tmp (the pod mounts an
+# emptyDir there; the script points XTABLES_LOCKFILE at it).
+# /etc/svc-trace/node-helper-versions lists every package and version; the
+# collection copies it into each dump.
+NODE_HELPER_BINS=(/usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi /usr/sbin/nft /usr/sbin/ipset
+                  /usr/sbin/conntrack /usr/sbin/ipvsadm /bin/ip /usr/bin/nsenter)
+NODE_HELPER_XT=/usr/lib/x86_64-linux-gnu/xtables
+
 build_node_helper() {
-  local bins=(/usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi /usr/sbin/nft /usr/sbin/ipset
-              /usr/sbin/conntrack /usr/sbin/ipvsadm)
-  local xt=/usr/lib/x86_64-linux-gnu/xtables
+  local bins=("${NODE_HELPER_BINS[@]}") xt=$NODE_HELPER_XT
   local b
   for b in "${bins[@]}"; do [[ -x $b ]] || { log "missing $b: run hack/install-deps.sh"; exit 1; }; done
   local h; h=$(inputs_hash "${bins[@]}" "$xt"/*.so "$here/images/node-dump.sh" "$busybox" "$repo"/test/e2e/images/echo/*.go)
   if [[ -f $out/node-helper.tar && -f $out/.node-helper-$h ]]; then return; fi
   log "building image localhost/svctrace/node-helper:v1"
   local root; root=$(mktemp -d)
-  mkdir -p "$root"/{bin,etc,tmp,run,var/lib,proc,sys,dev,usr/local/bin}
+  mkdir -p "$root"/{bin,etc/svc-trace,tmp,run,var/lib,proc,sys,dev,usr/local/bin,usr/sbin}
   chmod 1777 "$root/tmp"
   cp "$busybox" "$root/bin/busybox"
   local a
   for a in $("$busybox" --list); do
-    [[ $a == busybox || -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"
+    # ip and nsenter come from iproute2 and util-linux (below): busybox's ip
+    # has no JSON output, and a stale applet link would shadow nothing but
+    # confuse whoever debugs the image.
+    [[ $a == busybox || $a == ip || $a == nsenter || -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"
   done
   copy_with_libs "$root" "${bins[@]}" "$xt"/*.so
+  # ip lives in /bin on Debian; the image has it in /usr/sbin as well, so
+  # `command -v ip` finds iproute2's whatever PATH order a runtime uses.
+  ln -sf ../../bin/ip "$root/usr/sbin/ip"
   # The nft backend is the default name, as on current distributions and as
   # the cluster pins it; -legacy only on explicit request.
   local fam cmd
@@ -105,10 +139,21 @@ build_node_helper() {
     done
   done
   cp /etc/protocols /etc/services "$root/etc/" # protocol/port names in rule dumps
+  [[ -d /etc/iproute2 ]] && cp -r /etc/iproute2 "$root/etc/"         # table/protocol names in ip -j route
+  [[ -d /usr/share/iproute2 ]] && mkdir -p "$root/usr/share" && cp -r /usr/share/iproute2 "$root/usr/share/"
   printf 'root:x:0:0:root:/:/bin/sh\n' >"$root/etc/passwd"
   printf 'root:x:0:\n' >"$root/etc/group"
   install -m 0755 "$here/images/node-dump.sh" "$root/usr/local/bin/node-dump"
   (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$root/bin/httpget-echo" ./test/e2e/images/echo)
+  # The exact package versions inside, one "package version" a line.
+  local f libs=()
+  for f in "${bins[@]}" "$xt"/*.so; do
+    libs+=("$f")
+    while read -r b; do libs+=("$b"); done < <(ldd "$f" 2>/dev/null | awk '/=> \//{print $3} /^\t\//{print $1}')
+  done
+  libs+=("$busybox")
+  for f in "${libs[@]}"; do pkg_of "$f"; done | sort -u | grep -v '^unknown$' |
+    xargs dpkg-query -W -f='${Package} ${Version}\n' >"$root/etc/svc-trace/node-helper-versions"
   # Sleeps until SIGTERM, so the helper pod is ready for `kubectl exec` and
   # deletes at once.
   "$here/mkimage.sh" localhost/svctrace/node-helper:v1 "$root" "$out/node-helper.tar" \
@@ -116,7 +161,11 @@ build_node_helper() {
   rm -rf "$root"; rm -f "$out"/.node-helper-*; touch "$out/.node-helper-$h"
 }
 
-build_pause
-build_echo
-build_node_helper
+case ${1:-all} in
+  all) build_pause; build_echo; build_node_helper ;;
+  pause) build_pause ;;
+  echo) build_echo ;;
+  node-helper) build_node_helper ;;
+  *) log "usage: $0 [all|pause|echo|node-helper]"; exit 2 ;;
+esac
 echo "$out"
