@@ -45,6 +45,7 @@ type TraceFlags struct {
 	Recursive   bool
 	Color       string
 	FailOn      string
+	Dataplane   DataplaneFlags
 }
 
 // TraceOptions are the validated, typed options Run uses.
@@ -58,6 +59,7 @@ type TraceOptions struct {
 	Files             *cluster.FileSource
 	Engine            trace.Options
 	reader            cluster.Reader
+	dataplane         *dataplaneRun
 	streams           genericiooptions.IOStreams
 }
 
@@ -100,6 +102,7 @@ Objects are read from the cluster in the current context, or from files with -f
 		return usageError(c, err.Error())
 	})
 	f.AddFlags(cmd.Flags())
+	f.Dataplane.AddFlags(cmd.Flags())
 	f.ConfigFlags.AddFlags(cmd.PersistentFlags())
 	hideKubeFlags(cmd.PersistentFlags())
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletion(formatNames(render.TraceFormats())...))
@@ -156,6 +159,9 @@ func (f *TraceFlags) ToOptions(c *cobra.Command, args []string, streams generici
 			return nil, err
 		}
 		o.reader = &cluster.FileReader{Objects: objs, ExplicitNamespace: o.ExplicitNamespace}
+		if f.Dataplane.wanted() {
+			o.dataplane = &dataplaneRun{flags: &f.Dataplane, cf: f.ConfigFlags, objects: objs, stderr: o.warnf}
+		}
 		return o, nil
 	}
 	client, err := newClient(f.ConfigFlags)
@@ -163,6 +169,9 @@ func (f *TraceFlags) ToOptions(c *cobra.Command, args []string, streams generici
 		return nil, err
 	}
 	o.reader = &cluster.Live{Client: client}
+	if f.Dataplane.wanted() {
+		o.dataplane = &dataplaneRun{flags: &f.Dataplane, cf: f.ConfigFlags, client: client, stderr: o.warnf}
+	}
 	return o, nil
 }
 
@@ -182,10 +191,20 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.dataplane != nil {
+		if err := o.dataplane.run(ctx, t, snap); err != nil {
+			return err
+		}
+	}
 	if err := render.ServiceTrace(o.streams.Out, t, render.Options{Format: o.Format, Color: o.Color}); err != nil {
 		return err
 	}
 	return failOnFindings(t.Findings, o.FailOn)
+}
+
+// warnf prints progress and warnings to stderr, never stdout.
+func (o *TraceOptions) warnf(format string, args ...any) {
+	fmt.Fprintf(o.streams.ErrOut, format, args...)
 }
 
 func failOnFindings(fs []trace.Finding, failOn trace.Severity) error {

@@ -76,6 +76,9 @@ func buildGraph(t *trace.ServiceTrace) *graph {
 			if !ep.InUse {
 				edge = "not used"
 			}
+			if f := nodeFraction(t, pt, ep); f != "" {
+				edge = f
+			}
 			g.edges = append(g.edges, gedge{pid, eid, edge})
 		}
 		if n == 0 {
@@ -166,4 +169,29 @@ func DOT(w io.Writer, t *trace.ServiceTrace) error {
 func dotString(s string) string {
 	s = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 	return `"` + s + `"`
+}
+
+// nodeFraction is the endpoint's share on the first inspected node, when
+// the trace inspected one ("0" when the node does not send there).
+func nodeFraction(t *trace.ServiceTrace, pt trace.PortTrace, ep trace.Endpoint) string {
+	for _, nr := range t.Nodes {
+		if nr.Verdict == "" || !strings.HasPrefix(nr.Port, portKey(pt)) {
+			continue
+		}
+		for _, ne := range nr.Endpoints {
+			if ne.IP == ep.IP && ne.Port == int(ep.Port) {
+				return nr.Name + ": " + ne.Fraction
+			}
+		}
+		return nr.Name + ": 0"
+	}
+	return ""
+}
+
+func portKey(pt trace.PortTrace) string {
+	l := fmt.Sprintf("%d/%s", pt.Port, pt.Protocol)
+	if pt.Name != "" {
+		l = pt.Name + ":" + l
+	}
+	return l
 }

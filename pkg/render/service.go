@@ -142,6 +142,7 @@ func serviceTree(t *trace.ServiceTrace, s style) *node {
 		}
 	}
 
+	addDataplane(root, t, s)
 	fn := root.add(findingsHeader(t, s))
 	for _, f := range t.Findings {
 		var more []string
@@ -417,6 +418,9 @@ func serviceWide(w io.Writer, t *trace.ServiceTrace, s style) error {
 				return err
 			}
 		}
+	}
+	if err := nodesWide(w, t, s); err != nil {
+		return err
 	}
 	fmt.Fprintln(w)
 	if len(t.Findings) == 0 {
