@@ -48,13 +48,13 @@ func nodeDumpFromRecording(t *testing.T) string {
 	r4, _ := json.Marshal(node.Routes4)
 	r6, _ := json.Marshal(node.Routes6)
 	d := &nodehelper.Dump{Node: node.NodeName, Files: map[string][]byte{
-		"iptables-nft-save":  read("node-nft-v4.save"),
-		"ip6tables-nft-save": read("node-nft-v6.save"),
-		"iptables-backend":   []byte("nft hint-chains=2\n"),
-		"proxy-mode":         []byte("iptables"),
-		"ip-addr.json":       addrs,
-		"ip-route.json":      r4,
-		"ip6-route.json":     r6,
+		"iptables-nft-save":    read("node-nft-v4.save"),
+		"ip6tables-nft-save":   read("node-nft-v6.save"),
+		"iptables-backend":     []byte("nft hint-chains=2\n"),
+		"proxy-mode":           []byte("iptables"),
+		"ip-addr.json":         addrs,
+		"ip-route.json":        r4,
+		"ip6-route.json":       r6,
 		"route-get/10.244.0.4": []byte(`[{"dst":"10.244.0.4","dev":"svctbr0","prefsrc":"10.244.0.1","flags":[],"uid":0,"cache":[]}]`),
 	}}
 	dir := t.TempDir()
