@@ -178,6 +178,11 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(svcs) == 0 && o.Scope.LabelSelector != "" {
+		// A selector that matches nothing is most likely a typo in a CI
+		// job: never report it as a pass.
+		return fmt.Errorf("no services match the selector %q %s: nothing was checked", o.Scope.LabelSelector, scopeWhere(o.Scope))
+	}
 	var traces []*trace.ServiceTrace
 	for _, s := range svcs {
 		t, err := trace.Analyze(objs.Snapshot(s), trace.Options{})
@@ -215,4 +220,11 @@ func parseIgnore(v string) map[string]bool {
 		}
 	}
 	return m
+}
+
+func scopeWhere(s cluster.Scope) string {
+	if s.AllNamespaces {
+		return "in any namespace"
+	}
+	return "in namespace " + s.Namespace
 }

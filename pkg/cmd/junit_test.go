@@ -93,7 +93,7 @@ func junitCases(t *testing.T) []junitCase {
 			out: map[string]string{"default/nomatch-svc": "ignored error SelectorMatchesNoPods:"}},
 		{name: "two-namespaces", args: []string{"-A", "-f", all, "-f", teamA}, code: ExitFindings, suites: []string{"default", "team-a"},
 			fail: map[string]string{"team-a/nomatch-svc": "SelectorMatchesNoPods", "default/nomatch-svc": "SelectorMatchesNoPods"}},
-		{name: "nothing-selected", args: []string{"-f", all, "-l", "svc-trace.io/none=none"}, code: ExitOK},
+		{name: "nothing-selected", args: []string{"-f", all, "-n", "no-services-here"}, code: ExitOK},
 	}
 	for _, f := range examples(t) {
 		svc := strings.TrimSuffix(filepath.Base(f), ".yaml")
@@ -264,4 +264,12 @@ func junitHas(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// A selector that matches nothing must not pass a CI job (likely a typo).
+func TestCheckSelectorMatchingNothingFails(t *testing.T) {
+	_, errOut, code := run(t, "", "check", "-f", "../../examples/all.yaml", "-l", "svc-trace.io/none=none")
+	if code != ExitFailure || !strings.Contains(errOut, "nothing was checked") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
 }
