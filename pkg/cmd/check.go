@@ -3,15 +3,20 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/svctrace/kubectl-svc-trace/pkg/cluster"
+	"github.com/svctrace/kubectl-svc-trace/pkg/nodehelper"
 	"github.com/svctrace/kubectl-svc-trace/pkg/render"
+	"github.com/svctrace/kubectl-svc-trace/pkg/rules"
 	"github.com/svctrace/kubectl-svc-trace/pkg/trace"
 )
 
@@ -36,6 +41,8 @@ type CheckFlags struct {
 	FailOn        string
 	Ignore        []string
 	Color         string
+	WithNodes     int
+	Dataplane     DataplaneFlags
 }
 
 // CheckOptions are check's validated options.
@@ -49,6 +56,9 @@ type CheckOptions struct {
 	files   *cluster.FileSource
 	flags   *genericclioptions.ConfigFlags
 	streams genericiooptions.IOStreams
+	// withNodes > 0 inspects the dataplane of up to that many nodes.
+	withNodes int
+	dataplane *DataplaneFlags
 }
 
 // NewCmdCheck builds `kubectl svc-trace check`: every Service in scope,
@@ -99,7 +109,7 @@ Exit status:
 
 func allCodes() []string {
 	var out []string
-	for _, c := range trace.AllCodes() {
+	for _, c := range append(trace.AllCodes(), trace.DataplaneCodes()...) {
 		out = append(out, c.Code)
 	}
 	return out
@@ -115,11 +125,17 @@ func (f *CheckFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.FailOn, "fail-on", "error", "Exit with status 3 when a Service has a finding of at least this severity: error, warning, info or never.")
 	fs.StringSliceVar(&f.Ignore, "ignore", nil, "Finding codes to ignore (repeatable or comma-separated).")
 	fs.StringVar(&f.Color, "color", "auto", "Colour the table: auto, always or never.")
+	fs.IntVar(&f.WithNodes, "with-nodes", 0, "Also check the dataplane of up to N nodes (those hosting the most endpoints first): each Service's ClusterIP (and NodePort) through the node's real kube-proxy rules, via a short-lived helper pod per node. --with-nodes alone means 3.")
+	fs.Lookup("with-nodes").NoOptDefVal = "3"
+	f.Dataplane.AddHelperFlags(fs)
 }
 
 // ToOptions validates check's flags.
 func (f *CheckFlags) ToOptions(args []string, streams genericiooptions.IOStreams) (*CheckOptions, error) {
-	o := &CheckOptions{Names: args, flags: f.ConfigFlags, streams: streams, Ignore: map[string]bool{}}
+	o := &CheckOptions{Names: args, flags: f.ConfigFlags, streams: streams, Ignore: map[string]bool{}, withNodes: f.WithNodes, dataplane: &f.Dataplane}
+	if f.WithNodes < 0 {
+		return nil, fmt.Errorf("invalid --with-nodes %d: give a number of nodes", f.WithNodes)
+	}
 	var err error
 	if o.Format, err = render.ParseFormat(f.Output, render.CheckFormats()); err != nil {
 		return nil, err
@@ -162,11 +178,12 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 	}
 	var objs *cluster.Objects
 	var err error
+	var client kubernetes.Interface
 	if o.files != nil {
 		objs, err = cluster.ReadFiles(*o.files)
 	} else {
-		client, cerr := newClient(o.flags)
-		if cerr != nil {
+		var cerr error
+		if client, cerr = newClient(o.flags); cerr != nil {
 			return cerr
 		}
 		objs, err = cluster.ReadLive(ctx, client, o.Scope)
@@ -184,12 +201,20 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("no services match the selector %q %s: nothing was checked", o.Scope.LabelSelector, scopeWhere(o.Scope))
 	}
 	var traces []*trace.ServiceTrace
+	var snaps []*trace.Snapshot
 	for _, s := range svcs {
-		t, err := trace.Analyze(objs.Snapshot(s), trace.Options{})
+		snap := objs.Snapshot(s)
+		t, err := trace.Analyze(snap, trace.Options{})
 		if err != nil {
 			return fmt.Errorf("service %s/%s: %w", s.Namespace, s.Name, err)
 		}
 		traces = append(traces, t)
+		snaps = append(snaps, snap)
+	}
+	if o.withNodes > 0 {
+		if err := o.checkNodes(ctx, client, objs, traces, snaps); err != nil {
+			return err
+		}
 	}
 	annotations := map[string]map[string]bool{}
 	for _, s := range svcs {
@@ -208,6 +233,105 @@ func (o *CheckOptions) Run(ctx context.Context) error {
 			n += len(trace.Failing(r.Findings, o.FailOn))
 		}
 		return &FindingsError{Count: n, FailOn: string(o.FailOn)}
+	}
+	return nil
+}
+
+// checkNodes inspects up to withNodes nodes — those hosting the most
+// endpoints in scope first — and evaluates every proxied Service on each:
+// its ClusterIP from the node itself and, when it has one, its NodePort from
+// outside. Every disagreement with the API becomes a finding of that
+// Service. A node that cannot be inspected fails the check.
+func (o *CheckOptions) checkNodes(ctx context.Context, client kubernetes.Interface, objs *cluster.Objects, traces []*trace.ServiceTrace, snaps []*trace.Snapshot) error {
+	count := map[string]int{}
+	var targets []string
+	for _, t := range traces {
+		for _, ep := range t.Endpoints {
+			if ep.Node != "" {
+				count[ep.Node]++
+			}
+			if !containsString(targets, ep.IP) {
+				targets = append(targets, ep.IP)
+			}
+		}
+	}
+	var nodes []string
+	for n := range count {
+		nodes = append(nodes, n)
+	}
+	if len(nodes) == 0 {
+		for _, n := range objs.Nodes {
+			nodes = append(nodes, n.Name)
+		}
+	}
+	sort.Slice(nodes, func(i, j int) bool {
+		if count[nodes[i]] != count[nodes[j]] {
+			return count[nodes[i]] > count[nodes[j]]
+		}
+		return nodes[i] < nodes[j]
+	})
+	if len(nodes) > o.withNodes {
+		nodes = nodes[:o.withNodes]
+	}
+	d := &dataplaneRun{flags: o.dataplane, cf: o.flags, client: client, objects: objs,
+		stderr: func(format string, args ...any) { fmt.Fprintf(o.streams.ErrOut, format, args...) }}
+	var dumps []*nodehelper.Dump
+	var err error
+	if o.dataplane.NodeDump != "" {
+		dumps, err = nodehelper.LoadDumps(o.dataplane.NodeDump)
+		if err == nil && len(dumps) > o.withNodes {
+			dumps = dumps[:o.withNodes]
+		}
+	} else {
+		if client == nil {
+			return fmt.Errorf("--with-nodes needs a cluster, or --node-dump DIR with -f")
+		}
+		dumps, err = d.collect(ctx, nodes, targets, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("--with-nodes: %w", err)
+	}
+	for _, dump := range dumps {
+		nd, err := nodeDataplane(dump)
+		if err != nil {
+			return err
+		}
+		for i, t := range traces {
+			if t.Service.Headless || t.Service.Type == "ExternalName" {
+				continue
+			}
+			ports := map[string][]rules.ServicePortInfo{}
+			for _, fam := range []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol} {
+				ports[string(fam)] = trace.ServicePortsFromObjects([]corev1.Service{*snaps[i].Service}, snaps[i].Slices, snaps[i].Pods, fam)
+			}
+			family := "IPv4"
+			if len(t.Service.IPFamilies) > 0 {
+				family = t.Service.IPFamilies[0]
+			}
+			src := ""
+			for _, ip := range nd.NodeIPs {
+				if ip.Is6() == (family == "IPv6") {
+					src = ip.String()
+					break
+				}
+			}
+			if src == "" {
+				continue
+			}
+			queries := []trace.TraceQuery{{From: trace.Source{Kind: trace.FromNode, Name: nd.Name, IP: src, Node: nd.Name}, Via: trace.ViaClusterIP}}
+			if hasNodePort(t.Service) {
+				ext := DefaultExternalSource
+				if family == "IPv6" {
+					ext = "2001:db8::10"
+				}
+				queries = append(queries, trace.TraceQuery{From: trace.Source{Kind: trace.FromExternal, IP: ext, Node: nd.Name}, Via: trace.ViaNodePort})
+			}
+			for _, q := range queries {
+				if err := trace.Dataplane(t, trace.DataplaneInput{Query: q, Nodes: []trace.NodeDataplane{nd}, Ports: ports}); err != nil {
+					return fmt.Errorf("service %s/%s on node %s: %w", t.Service.Namespace, t.Service.Name, nd.Name, err)
+				}
+			}
+		}
 	}
 	return nil
 }

@@ -44,11 +44,16 @@ type DataplaneFlags struct {
 
 // AddFlags registers the node inspection flags.
 func (f *DataplaneFlags) AddFlags(fs *pflag.FlagSet) {
+	f.AddHelperFlags(fs)
 	fs.StringVar(&f.From, "from", "", "Trace a connection from pod/NAME, deploy/NAME, node/NAME, external or an IP address, through the node's real kube-proxy rules (runs a short-lived privileged helper pod on that node).")
 	fs.StringVar(&f.Via, "via", "", "Which Service address the client uses: clusterip, nodeport, loadbalancer or externalip (default: clusterip, or for --from external the NodePort/LoadBalancer/externalIP).")
 	fs.StringVar(&f.Src, "src", "", "Client address for --from external (default "+DefaultExternalSource+").")
 	fs.StringVar(&f.Node, "node", "", "Inspect this node (for --from external/IP: the node the client sends to).")
 	fs.BoolVar(&f.AllNodes, "all-nodes", false, "Inspect every node and show a per-node table.")
+}
+
+// AddHelperFlags registers the flags of the helper pod and saved dumps.
+func (f *DataplaneFlags) AddHelperFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.NodeDump, "node-dump", "", "Read node dumps saved by `kubectl svc-trace collect -o DIR` instead of running the helper pod.")
 	fs.StringVar(&f.HelperNamespace, "helper-namespace", nodehelper.DefaultNamespace, "Namespace of the node helper pods (must allow privileged pods).")
 	fs.StringVar(&f.HelperImage, "helper-image", nodehelper.DefaultImage, "Image of the node helper (mirror it for air-gapped clusters).")
@@ -353,6 +358,24 @@ func (d *dataplaneRun) dumps(ctx context.Context, nodes []string, t *trace.Servi
 	if d.client == nil {
 		return nil, fmt.Errorf("node inspection needs a cluster; with -f, give --node-dump DIR (saved by `kubectl svc-trace collect`)")
 	}
+	var targets []string
+	for _, ep := range t.Endpoints {
+		if !containsString(targets, ep.IP) {
+			targets = append(targets, ep.IP)
+		}
+	}
+	dumps, err := d.collect(ctx, nodes, targets, t.Service.ClusterIPs)
+	if np, ok := err.(*nodehelper.ErrNoPermission); ok {
+		d.stderr("warning: %s; showing the API view only\n", np.Error())
+		return nil, nil
+	}
+	return dumps, err
+}
+
+// collect runs the helper on each node (bounded concurrency) after checking
+// that the user may; ErrNoPermission is returned as is.
+func (d *dataplaneRun) collect(ctx context.Context, nodes, routeTargets, conntrackTargets []string) ([]*nodehelper.Dump, error) {
+	f := d.flags
 	cfg, err := d.cf.ToRESTConfig()
 	if err != nil {
 		return nil, err
@@ -364,17 +387,7 @@ func (d *dataplaneRun) dumps(ctx context.Context, nodes []string, t *trace.Servi
 			d.stderr("node %s: %s %s\n", node, phase, detail)
 		}}
 	if err := h.CheckAccess(ctx); err != nil {
-		if np, ok := err.(*nodehelper.ErrNoPermission); ok {
-			d.stderr("warning: %s; showing the API view only\n", np.Error())
-			return nil, nil
-		}
 		return nil, err
-	}
-	var targets []string
-	for _, ep := range t.Endpoints {
-		if !containsString(targets, ep.IP) {
-			targets = append(targets, ep.IP)
-		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
@@ -383,7 +396,7 @@ func (d *dataplaneRun) dumps(ctx context.Context, nodes []string, t *trace.Servi
 	g.SetLimit(max(1, f.MaxConcurrency))
 	for i, n := range nodes {
 		g.Go(func() error {
-			dd, err := h.Collect(gctx, n, targets, t.Service.ClusterIPs)
+			dd, err := h.Collect(gctx, n, routeTargets, conntrackTargets)
 			if err != nil {
 				return err
 			}

@@ -132,3 +132,57 @@ func TestTraceFromNodeDump(t *testing.T) {
 		t.Errorf("missing node dump: %d %s", code, errOut)
 	}
 }
+
+// check --with-nodes joins every Service of the scope with the node's rules.
+func TestCheckWithNodes(t *testing.T) {
+	dump := nodeDumpFromRecording(t)
+	objs := recorded + "objects.json"
+	out, errOut, code := run(t, "", "check", "-f", objs, "-n", "svct-rules", "--with-nodes", "--node-dump", dump, "-o", "json")
+	if code != ExitOK && code != ExitFindings {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep trace.CheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	inspected := 0
+	for _, s := range rep.Services {
+		if s.Trace == nil {
+			continue
+		}
+		for _, nr := range s.Trace.Nodes {
+			inspected++
+			if nr.Name != "node1" {
+				t.Errorf("%s: node %s", s.Name, nr.Name)
+			}
+		}
+		for _, f := range s.Findings {
+			// The recording is consistent: no drift may be reported.
+			// Remote endpoints leave the one-node harness through the
+			// uplink, where its safety net drops them: that must be
+			// blamed on that rule, not on kube-proxy.
+			if f.Code == trace.CodeDataplaneRejects && strings.Contains(f.Message, "a rule kube-proxy did not write") && strings.Contains(f.Message, "-j DROP") {
+				continue
+			}
+			if strings.HasPrefix(f.Code, "Dataplane") && f.Severity == trace.SeverityError {
+				t.Errorf("%s: %s %s", s.Name, f.Code, f.Message)
+			}
+		}
+		if s.Name == "etp-local-remote" {
+			found := false
+			for _, f := range s.Findings {
+				found = found || f.Code == trace.CodeDataplaneDrops
+			}
+			if !found {
+				t.Errorf("etp-local-remote: NodePort traffic on a node without local endpoints must be reported as dropped: %+v", s.Findings)
+			}
+		}
+	}
+	if inspected < 15 {
+		t.Errorf("only %d node evaluations", inspected)
+	}
+	_, errOut, code = run(t, "", "check", "-f", objs, "-n", "svct-rules", "--with-nodes")
+	if code != ExitFailure || !strings.Contains(errOut, "--node-dump") {
+		t.Errorf("offline --with-nodes without dumps: exit %d %s", code, errOut)
+	}
+}

@@ -400,6 +400,15 @@ func drift(t *ServiceTrace, nr *NodeResult, res *rules.Result, sp rules.ServiceP
 	}
 	switch res.Verdict {
 	case result.VerdictReject, result.VerdictDrop:
+		if st := decidingStep(res); st != nil && !strings.HasPrefix(st.Chain, "KUBE-") {
+			// Not kube-proxy's doing: a firewall or CNI rule on the path.
+			out = append(out, Finding{Code: CodeDataplaneRejects, Severity: SeverityError,
+				Message: fmt.Sprintf("node %s %ss %s traffic to port %s in %s/%s rule %d, a rule kube-proxy did not write: %s",
+					n.Name, strings.ToLower(string(res.Verdict)), viaName(q.Via), nr.Port, st.Table, st.Chain, st.Rule, st.Raw),
+				Advice:  "a host firewall, CNI or policy rule blocks the Service's traffic after kube-proxy's DNAT; check that rule",
+				Objects: []string{obj}})
+			return out
+		}
 		if len(want) > 0 {
 			out = append(out, Finding{Code: CodeDataplaneRejects, Severity: SeverityError,
 				Message: fmt.Sprintf("node %s %ss %s traffic to port %s although the API has %d usable endpoint(s) for it: kube-proxy's rules are out of date or kube-proxy is not running",
@@ -474,6 +483,23 @@ func drift(t *ServiceTrace, nr *NodeResult, res *rules.Result, sp rules.ServiceP
 		out = append(out, Finding{Code: CodeDataplaneAffinityMismatch, Severity: SeverityWarning, Message: msg, Objects: []string{obj}})
 	}
 	return out
+}
+
+// decidingStep is the step that dropped or rejected the packet on its
+// first such branch.
+func decidingStep(res *rules.Result) *result.Step {
+	for _, b := range res.Branches {
+		if b.Verdict != result.VerdictDrop && b.Verdict != result.VerdictReject {
+			continue
+		}
+		for i := len(b.Steps) - 1; i >= 0; i-- {
+			a := strings.ToUpper(b.Steps[i].Action)
+			if strings.Contains(a, "DROP") || strings.Contains(a, "REJECT") {
+				return &b.Steps[i]
+			}
+		}
+	}
+	return nil
 }
 
 func portOnly(eps []rules.Endpoint, ip string) bool {
