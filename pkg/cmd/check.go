@@ -296,6 +296,11 @@ func (o *CheckOptions) checkNodes(ctx context.Context, client kubernetes.Interfa
 		if err != nil {
 			return err
 		}
+		for i := range objs.Nodes {
+			if objs.Nodes[i].Name == nd.Name {
+				applyNode(&nd, &objs.Nodes[i])
+			}
+		}
 		for i, t := range traces {
 			if t.Service.Headless || t.Service.Type == "ExternalName" {
 				continue

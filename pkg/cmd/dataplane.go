@@ -122,9 +122,18 @@ func (d *dataplaneRun) run(ctx context.Context, t *trace.ServiceTrace, snap *tra
 		if err != nil {
 			return err
 		}
-		if n, ok := snap.Nodes[nd.Name]; ok && n != nil {
-			nd.Zone = n.Labels[corev1.LabelTopologyZone]
+		n, ok := snap.Nodes[nd.Name]
+		if !ok && d.client != nil {
+			n, _ = d.client.CoreV1().Nodes().Get(ctx, nd.Name, metav1.GetOptions{})
 		}
+		if !ok && d.objects != nil {
+			for i := range d.objects.Nodes {
+				if d.objects.Nodes[i].Name == nd.Name {
+					n = &d.objects.Nodes[i]
+				}
+			}
+		}
+		applyNode(&nd, n)
 		nds = append(nds, nd)
 	}
 	ports := map[string][]rules.ServicePortInfo{}
@@ -133,6 +142,22 @@ func (d *dataplaneRun) run(ctx context.Context, t *trace.ServiceTrace, snap *tra
 		ports[string(fam)] = trace.ServicePortsFromObjects(svcs, snap.Slices, snap.Pods, fam)
 	}
 	return trace.Dataplane(t, trace.DataplaneInput{Query: trace.TraceQuery{From: src, Via: via}, Nodes: nds, Ports: ports})
+}
+
+// applyNode adds what the Node object says: zone and InternalIPs.
+func applyNode(nd *trace.NodeDataplane, n *corev1.Node) {
+	if n == nil {
+		return
+	}
+	nd.Zone = n.Labels[corev1.LabelTopologyZone]
+	for _, a := range n.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil {
+			nd.InternalIPs = append(nd.InternalIPs, ip.Unmap())
+		}
+	}
 }
 
 func hasNodePort(s trace.Service) bool {

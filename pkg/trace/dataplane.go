@@ -83,6 +83,10 @@ type NodeDataplane struct {
 	// NodeIPs are the node's own addresses (ip addr): with loopback they
 	// are what `-m addrtype LOCAL` matches.
 	NodeIPs []netip.Addr
+	// InternalIPs are the Node object's InternalIP addresses: a NodePort
+	// client uses them (kube-proxy's nodePortAddresses often exclude the
+	// node's other addresses), so they are preferred as the destination.
+	InternalIPs []netip.Addr
 	// ProxyMode is kube-proxy's /proxyMode answer ("" if unknown).
 	ProxyMode string
 	// Backend is the iptables backend the node uses (legacy or nft) and
@@ -304,7 +308,7 @@ func destination(svc Service, p ServicePort, via, family string, n NodeDataplane
 		if p.NodePort == 0 {
 			return netip.Addr{}, 0, fmt.Errorf("port %s has no nodePort", portLabelOf(p))
 		}
-		for _, a := range n.NodeIPs {
+		for _, a := range append(append([]netip.Addr(nil), n.InternalIPs...), n.NodeIPs...) {
 			if a.Is6() == (family == "IPv6") && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
 				return a, int(p.NodePort), nil
 			}
