@@ -32,7 +32,7 @@ type fullTrace struct {
 		Probability *float64
 		Masquerade  *bool
 	}
-	Hops []struct{ Kind string }
+	Hops  []struct{ Kind string }
 	Nodes []struct {
 		Name, Verdict, ProxyMode, IPTablesBackend string
 		Endpoints                                 []struct {
