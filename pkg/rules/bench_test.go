@@ -19,7 +19,9 @@ import (
 //     (bufio.Scanner counting lines) of the same bytes in the same run;
 //   - peak memory under 3x the dump size (B/op of the parse plus the dump
 //     itself; TestParseMemory measures the live heap too);
-//   - one packet evaluation under 1 ms.
+//   - one packet evaluation under 1 ms — also the first one on a fresh
+//     parse, before anything is compiled (BenchmarkEvaluateCold700k; the
+//     prefilter in prefilter.go makes that possible).
 //
 // Run: go test -run '^$' -bench . -benchmem ./pkg/rules/
 
@@ -172,24 +174,53 @@ func BenchmarkEvaluate700k(b *testing.B) {
 }
 
 // BenchmarkEvaluateCold700k is the first evaluation on a freshly parsed
-// dump, as `eval` does it once per run: it includes compiling the chains
-// the packet walks (KUBE-SERVICES with every service port, then the
-// service's own chains). The parse itself is not timed.
+// dump, as `eval` does it once per run: nothing is compiled yet, so it
+// includes building the prefilter of KUBE-SERVICES (and of KUBE-NODEPORTS
+// for the NodePort packet) and compiling the few rules that can match (see
+// prefilter.go). The parse itself, and the collection of the previous
+// iteration's garbage, are not timed. Target: under 1 ms.
 func BenchmarkEvaluateCold700k(b *testing.B) {
 	text, svcs := benchDump()
-	s := svcs[len(svcs)-1]
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		rs, err := ParseString(text, ParseOptions{Source: "bench"})
-		if err != nil {
-			b.Fatal(err)
+	var np genService
+	for _, s := range svcs {
+		if s.nodePort != 0 {
+			np = s
 		}
-		b.StartTimer()
-		res, err := Evaluate(EvalInput{Rulesets: []*Ruleset{rs}, NodeIPs: []netip.Addr{netip.MustParseAddr("10.250.0.10")},
-			Packet: Packet{Src: netip.MustParseAddr("10.150.1.3"), Dst: s.clusterIP, DstPort: uint16(s.port), Proto: "tcp"}})
-		if err != nil || res.Verdict != VerdictDNAT {
-			b.Fatalf("%v %v", err, res)
-		}
+	}
+	node := netip.MustParseAddr("10.250.0.10")
+	cases := []struct {
+		name string
+		dst  netip.Addr
+		port int
+		want int
+	}{
+		{"first", svcs[0].clusterIP, svcs[0].port, len(svcs[0].eps)},
+		{"last", svcs[len(svcs)-1].clusterIP, svcs[len(svcs)-1].port, len(svcs[len(svcs)-1].eps)},
+		{"nodeport", node, np.nodePort, len(np.eps)},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			// On a shared machine a sub-millisecond window is often
+			// preempted; the fastest run is reported beside the mean.
+			best := time.Duration(1 << 62)
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				rs, err := ParseString(text, ParseOptions{Source: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.GC()
+				b.StartTimer()
+				t0 := time.Now()
+				res, err := Evaluate(EvalInput{Rulesets: []*Ruleset{rs}, NodeIPs: []netip.Addr{node},
+					Packet: Packet{Src: netip.MustParseAddr("10.150.1.3"), Dst: c.dst, DstPort: uint16(c.port), Proto: "tcp"}})
+				best = min(best, time.Since(t0))
+				if err != nil || res.Verdict != VerdictDNAT || len(res.Endpoints) != c.want {
+					b.Fatalf("%v %v", err, res)
+				}
+			}
+			b.ReportMetric(float64(best.Nanoseconds()), "fastest-ns")
+		})
 	}
 }
 

@@ -171,9 +171,14 @@ type compiler struct {
 
 // compile materialises the chain's rules from their records and compiles
 // them (run once, under the ruleset's compile lock; see compiled).
-func (ch *Chain) compile() *chainCode {
+func (ch *Chain) compile() *chainCode { return ch.compileSpan(0, int(ch.n)) }
+
+// compileSpan compiles rules lo..lo+n-1 of the chain (0-based) into a code
+// of their own; the evaluator's prefilter compiles single rules this way.
+// Must be called under the ruleset's compile lock.
+func (ch *Chain) compileSpan(lo, n int) *chainCode {
 	rs := ch.table.rs
-	code := &chainCode{rules: make([]Rule, ch.n), conds: make([]cond, 0, 2*int(ch.n))}
+	code := &chainCode{rules: make([]Rule, n), conds: make([]cond, 0, 2*n)}
 	c := rs.scratch
 	if c == nil {
 		c = &compiler{toks: make([]string, 0, 64), ends: make([]int32, 0, 64)}
@@ -187,13 +192,14 @@ func (ch *Chain) compile() *chainCode {
 	}
 	idx := rs.scattered[ch]
 	for i := range code.rules {
-		ri := ch.first + int32(i)
+		k := lo + i
+		ri := ch.first + int32(k)
 		if idx != nil {
-			ri = idx[i]
+			ri = idx[k]
 		}
 		rec := rs.recAt(ri)
 		r := &code.rules[i]
-		r.chain, r.off, r.n, r.line, r.num = ch, rec.off, rec.n, rec.line, int32(i+1)
+		r.chain, r.off, r.n, r.line, r.num = ch, rec.off, rec.n, rec.line, int32(k+1)
 		if rec.line == rs.truncLine {
 			r.flags |= ruleTruncated
 		}
@@ -230,9 +236,35 @@ func (ch *Chain) compile() *chainCode {
 // compileRule compiles toks (the words after "-A CHAIN") into r, appending
 // its conds to the chain's code. It returns a description when the rule is
 // malformed (an option is missing its argument), which the caller reports.
+//
+// A malformed rule keeps the conditions read before the break: the
+// evaluator never matches it (it is reported instead), but a condition that
+// definitely fails still decides "no match" silently, as for every rule —
+// which is what lets the evaluator's prefilter skip rules by their leading
+// `-d` without reading their ends (see prefilter.go). Likewise a rule with
+// more than maxConds conditions keeps the first maxConds.
 func (c *compiler) compileRule(r *Rule, toks []string, ends []int32) (malformed string) {
 	c.buf = c.buf[:0]
 	c.problems = c.problems[:0]
+	malformed = c.compileWords(r, toks, ends)
+	for _, p := range c.problems {
+		c.add(cond{kind: condUnknown, s: p})
+	}
+	if len(c.problems) > 0 {
+		r.flags |= ruleUnknown
+	}
+	if len(c.buf) > maxConds {
+		c.buf = append(c.buf[:maxConds], cond{kind: condUnknown, s: "too many matches in one rule"})
+		r.flags |= ruleUnknown
+	}
+	r.cond0 = uint32(len(c.code.conds))
+	r.ncond = uint16(len(c.buf))
+	c.code.conds = append(c.code.conds, c.buf...)
+	return malformed
+}
+
+// compileWords reads the words into c.buf and c.problems.
+func (c *compiler) compileWords(r *Rule, toks []string, ends []int32) (malformed string) {
 	neg := false
 	i := 0
 	n := len(toks)
@@ -369,19 +401,6 @@ func (c *compiler) compileRule(r *Rule, toks []string, ends []int32) (malformed 
 		neg = false
 	}
 	flush()
-	for _, p := range c.problems {
-		c.add(cond{kind: condUnknown, s: p})
-	}
-	if len(c.problems) > 0 {
-		r.flags |= ruleUnknown
-	}
-	if len(c.buf) > maxConds {
-		c.buf = append(c.buf[:0], cond{kind: condUnknown, s: "too many matches in one rule"})
-		r.flags |= ruleUnknown
-	}
-	r.cond0 = uint32(len(c.code.conds))
-	r.ncond = uint16(len(c.buf))
-	c.code.conds = append(c.code.conds, c.buf...)
 	return ""
 }
 

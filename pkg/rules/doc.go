@@ -1,7 +1,7 @@
 // Package rules reads what a Linux node's packet filter really holds and
 // evaluates a packet through it the way the kernel would.
 //
-// Part 1 (this file set) covers iptables: both iptables-save flavours
+// Part 1 covers iptables: both iptables-save flavours
 // (iptables-legacy-save and iptables-nft-save, IPv4 and IPv6) and the
 // `iptables -S` listing, a packet evaluator that walks the netfilter hooks
 // kube-proxy programs (nat PREROUTING/OUTPUT, filter FORWARD/INPUT/OUTPUT, nat

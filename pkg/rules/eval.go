@@ -334,14 +334,16 @@ func (e *evaluator) step(m *machine) []*machine {
 			continue
 		}
 		f := &m.stack[len(m.stack)-1]
-		rules := f.ch.Rules()
-		if f.idx >= len(rules) {
+		if f.idx >= f.ch.Len() {
 			e.popChain(m)
 			continue
 		}
-		r := &rules[f.idx]
+		r, code := e.ruleAt(m, f.ch, f.idx)
 		f.idx++
-		res, forks := e.match(m, r)
+		if r == nil {
+			continue // provably no match (prefilter)
+		}
+		res, forks := e.match(m, r, code)
 		switch res {
 		case matchNo:
 			continue
@@ -474,11 +476,31 @@ type forkCond struct {
 	notLbl string
 }
 
-// match decides whether rule r matches the packet in state m.
-func (e *evaluator) match(m *machine, r *Rule) (matchRes, []forkCond) {
+// ruleAt returns rule i of ch compiled, with the code holding its
+// conditions, or nil when the chain's prefilter proves that the rule
+// cannot match the packet in state m (see prefilter.go). Short chains, and
+// chains someone compiled as a whole already, are used compiled.
+func (e *evaluator) ruleAt(m *machine, ch *Chain, i int) (*Rule, *chainCode) {
+	if code := ch.code.Load(); code != nil {
+		return &code.rules[i], code
+	}
+	if ch.n < lazyMinRules || ch.table == nil || ch.table.rs == nil {
+		code := ch.compiled()
+		return &code.rules[i], code
+	}
+	px := ch.prefilter()
+	if px.skip(ch, i, m.dst, m.dport, e.proto) {
+		return nil, nil
+	}
+	code := px.rule(ch, i)
+	return &code.rules[0], code
+}
+
+// match decides whether rule r (compiled in code) matches the packet in
+// state m.
+func (e *evaluator) match(m *machine, r *Rule, code *chainCode) (matchRes, []forkCond) {
 	var forks []forkCond
 	var unknown []string
-	code := r.chain.compiled()
 	conds := r.conds(code)
 	for i := range conds {
 		cd := &conds[i]

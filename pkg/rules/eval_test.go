@@ -376,14 +376,15 @@ func TestEvaluateBranchLimit(t *testing.T) {
 }
 
 // A parsed Ruleset is shared by concurrent evaluations: chains compile once,
-// under the ruleset's lock (run with -race).
+// and the prefilter of the long KUBE-SERVICES fills its blocks and compiles
+// its rules once, under the ruleset's lock (run with -race).
 func TestEvaluateConcurrently(t *testing.T) {
-	text, svcs := genDump(genOpts{services: 40, endpoints: 3, nodePortEvery: 2})
+	text, svcs := genDump(genOpts{services: 2*preBlock + 100, endpoints: 3, nodePortEvery: 2})
 	rs := parseT(t, text, ParseOptions{})
 	done := make(chan error, 8)
 	for g := 0; g < 8; g++ {
 		go func(g int) {
-			for i := g; i < len(svcs); i += 8 {
+			for i := g; i < len(svcs); i += 8 * 37 {
 				s := svcs[i]
 				res, err := Evaluate(EvalInput{Rulesets: []*Ruleset{rs}, NodeIPs: []netip.Addr{testNode},
 					Packet: Packet{Src: testPod, Dst: s.clusterIP, DstPort: uint16(s.port), Proto: "tcp"}})

@@ -183,3 +183,45 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPrefilter: for any rule line, a rule the evaluator's prefilter skips
+// is one the compiled rule definitely does not match (see
+// checkPrefilterChain). Seeded with the edge lines and every distinct rule
+// shape of the real dumps.
+func FuzzPrefilter(f *testing.F) {
+	for _, l := range prefilterEdgeLines {
+		f.Add(l)
+	}
+	seen := map[string]bool{}
+	for _, text := range prefilterCorpus(f) {
+		for _, l := range strings.Split(text, "\n") {
+			if !strings.HasPrefix(l, "-A ") && !strings.HasPrefix(l, "[") {
+				continue
+			}
+			// one seed per (chain, first option) shape
+			w := strings.Fields(l)
+			key := strings.Join(w[:min(4, len(w))], " ")
+			if len(w) > 2 {
+				key = w[1] + " " + strings.Join(w[2:min(3, len(w))], " ")
+			}
+			if !seen[key] {
+				seen[key] = true
+				f.Add(l)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.ContainsAny(line, "\n\r") {
+			return
+		}
+		rs, err := ParseString("*nat\n:C - [0:0]\n"+line+"\nCOMMIT\n", ParseOptions{Source: "fuzz"})
+		if err != nil {
+			return
+		}
+		for _, ch := range rs.Table(TableNAT).Chains {
+			if ch.n > 0 {
+				checkPrefilterChain(t, rs, ch)
+			}
+		}
+	})
+}

@@ -639,6 +639,7 @@ func guessTable(t *TableRules) (Table, string) {
 // use.
 func (p *parser) ruleLine(line string) {
 	rest := line
+	goodCounters := true
 	if rest[0] == '[' {
 		end := strings.IndexByte(rest, ']')
 		if end < 0 || !validCounters(rest[:end+1]) {
@@ -646,6 +647,10 @@ func (p *parser) ruleLine(line string) {
 			if end < 0 {
 				return
 			}
+			goodCounters = false
+		}
+		if end+1 >= len(rest) || (rest[end+1] != ' ' && rest[end+1] != '\t') {
+			goodCounters = false // glued to "-A": the compiler splits it differently
 		}
 		rest = trimBlank(rest[end+1:])
 	}
@@ -694,6 +699,13 @@ func (p *parser) ruleLine(line string) {
 		p.lastChain = ch
 	}
 	idx := p.addRec(ruleRec{off: uint32(p.lineOff), n: uint32(len(line)), line: int32(p.lineNo)})
+	// Note a leading IPv4 -d while the line is in cache: the evaluator's
+	// prefilter reads it instead of the line (see prefilter.go).
+	if after := rest[len(chainName):]; goodCounters && len(after) > 4 && after[:4] == " -d " && strings.IndexByte(chainName, '"') < 0 {
+		if x, bits, ok := parseV4Prefix(after[4:]); ok {
+			p.rs.lead = append(p.rs.lead, leadDst{rec: idx, addr: x, bits: bits})
+		}
+	}
 	switch {
 	case ch.n == 0:
 		ch.first = idx

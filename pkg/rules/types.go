@@ -114,12 +114,23 @@ type Ruleset struct {
 	// scattered lists the record indexes of the rare chain whose rules
 	// are not contiguous in the dump.
 	scattered map[*Chain][]int32
+	// lead lists, in record order, the rules whose first option is an
+	// IPv4 `-d` (with its prefix): noted by the parser for the
+	// evaluator's prefilter.
+	lead []leadDst
 	// truncLine is the line of a rule the dump ended in the middle of.
 	truncLine int32
 	// compileMu serialises compiling chains (see Chain.compiled), which
 	// lets them share one scratch compiler.
 	compileMu sync.Mutex
 	scratch   *compiler
+}
+
+// leadDst is a rule whose first option is `-d addr/bits` (IPv4).
+type leadDst struct {
+	rec  int32
+	addr uint32
+	bits uint8
 }
 
 // ruleRec is where a rule is: its bytes in the text and its line.
@@ -268,6 +279,9 @@ type Chain struct {
 	// first use, per chain: reading a 700k-line dump only indexes it, and an
 	// evaluation compiles just the chains it walks.
 	code atomic.Pointer[chainCode]
+	// pre is the evaluator's prefilter of a long chain (see prefilter.go),
+	// which compiles only the rules that can match the packet.
+	pre atomic.Pointer[preIndex]
 }
 
 // Table returns the table the chain belongs to.
@@ -312,6 +326,21 @@ func (c *Chain) compiled() *chainCode {
 	code := c.compile()
 	c.code.Store(code)
 	return code
+}
+
+// codeOf returns a compiled code that holds rule num (1-based): the whole
+// chain's if compiled, else the prefilter's copy of that rule, else the
+// whole chain compiled now.
+func (c *Chain) codeOf(num int32) *chainCode {
+	if code := c.code.Load(); code != nil {
+		return code
+	}
+	if px := c.pre.Load(); px != nil && num >= 1 && int(num) <= len(px.one) {
+		if code := px.one[num-1].Load(); code != nil {
+			return code
+		}
+	}
+	return c.compiled()
 }
 
 // Warnings compiles the chain's rules (if not done yet) and returns the
@@ -391,7 +420,7 @@ func (r *Rule) Raw() string { return r.chain.table.rs.text[r.off : r.off+r.n] }
 // Target is the -j or -g argument, "" when the rule has no target.
 func (r *Rule) Target() string {
 	if r.flags&ruleQuotedTarget != 0 {
-		return r.chain.compiled().targets[r.num]
+		return r.chain.codeOf(r.num).targets[r.num]
 	}
 	return r.Raw()[r.tgt0:r.tgt1]
 }
