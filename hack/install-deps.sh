@@ -4,8 +4,9 @@
 set -euo pipefail
 # gcc + libc6-dev: the static pause binary (build-images.sh); binutils: readelf
 # to check busybox is static; kmod: modprobe br_netfilter; the rest: the
-# cluster itself (cluster.sh).
-pkgs=(containerd runc containernetworking-plugins etcd-server iptables nftables
+# cluster itself (cluster.sh); nfacct: restoring kube-proxy's KUBE-FORWARD
+# rule (it names an nfacct object) in the node helper's netns test.
+pkgs=(containerd runc containernetworking-plugins etcd-server iptables nftables nfacct
       conntrack ipset ipvsadm iproute2 busybox-static openssl curl procps psmisc util-linux
       gcc libc6-dev binutils kmod)
 missing=()

@@ -15,21 +15,39 @@ import (
 const metaFile = "svc-trace-dump.json"
 
 // DumpMeta is written next to the raw files by Save, so that a saved dump
-// says where and when it came from.
+// says where, when and with what it was collected.
 type DumpMeta struct {
-	Node      string    `json:"node"`
-	Pod       string    `json:"pod,omitempty"`
-	Collected time.Time `json:"collected"`
-	Files     []string  `json:"files"`
+	Node         string    `json:"node"`
+	Pod          string    `json:"pod,omitempty"`
+	Namespace    string    `json:"namespace,omitempty"`
+	Image        string    `json:"image,omitempty"`
+	Collected    time.Time `json:"collected"`
+	ElapsedMS    int64     `json:"elapsedMs,omitempty"`
+	ArchiveBytes int64     `json:"archiveBytes,omitempty"`
+	ProxyMode    string    `json:"proxyMode,omitempty"`
+	Backend      string    `json:"iptablesBackend,omitempty"`
+	BackendWhy   string    `json:"iptablesBackendReason,omitempty"`
+	Fallbacks    []string  `json:"hostToolFallbacks,omitempty"`
+	Info         *NodeInfo `json:"nodeInfo,omitempty"`
+	Files        []string  `json:"files"`
 }
 
 // Save writes the dump under dir/<node>/ (what `kubectl svc-trace collect
-// --node N -o DIR` saves): every raw file as collected, plus metadata.
+// --node N -o DIR` saves): every raw file as collected, plus
+// svc-trace-dump.json. A node directory that already holds files is
+// refused rather than mixed with a new dump. now is the time recorded when
+// the dump has none.
 func (d *Dump) Save(dir string, now time.Time) (string, error) {
+	if n := safeName(d.Node); n == "" || n == "." || n == ".." {
+		return "", fmt.Errorf("cannot save a dump of node %q", d.Node)
+	}
 	nodeDir := filepath.Join(dir, safeName(d.Node))
+	if entries, err := os.ReadDir(nodeDir); err == nil && len(entries) > 0 {
+		return "", fmt.Errorf("%s already holds files: save to another directory or remove it", nodeDir)
+	}
 	for _, name := range d.Names() {
 		p := filepath.Join(nodeDir, filepath.FromSlash(name))
-		if !strings.HasPrefix(p, nodeDir+string(filepath.Separator)) {
+		if !strings.HasPrefix(p, nodeDir+string(filepath.Separator)) || filepath.Base(p) == metaFile {
 			return "", fmt.Errorf("dump file name %q escapes the directory", name)
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -39,7 +57,18 @@ func (d *Dump) Save(dir string, now time.Time) (string, error) {
 			return "", err
 		}
 	}
-	meta, err := json.MarshalIndent(DumpMeta{Node: d.Node, Pod: d.Pod, Collected: now.UTC(), Files: d.Names()}, "", "  ")
+	collected := d.Collected
+	if collected.IsZero() {
+		collected = now
+	}
+	backend, why := d.Backend()
+	m := DumpMeta{Node: d.Node, Pod: d.Pod, Namespace: d.Namespace, Image: d.Image, Collected: collected.UTC(),
+		ElapsedMS: d.Elapsed.Milliseconds(), ArchiveBytes: d.ArchiveBytes, ProxyMode: d.ProxyMode(),
+		Backend: backend, BackendWhy: why, Info: d.Info, Files: d.Names()}
+	for _, f := range d.Fallbacks() {
+		m.Fallbacks = append(m.Fallbacks, f.File+": "+f.Cmd)
+	}
+	meta, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return "", err
 	}
@@ -75,10 +104,11 @@ func LoadDumps(dir string) ([]*Dump, error) {
 			if err := json.Unmarshal(b, &m); err != nil {
 				return nil, fmt.Errorf("%s: %w", filepath.Join(nd, metaFile), err)
 			}
-			d.Node, d.Pod = m.Node, m.Pod
+			d.Node, d.Pod, d.Namespace, d.Image, d.Info = m.Node, m.Pod, m.Namespace, m.Image, m.Info
+			d.Collected, d.Elapsed, d.ArchiveBytes = m.Collected, time.Duration(m.ElapsedMS)*time.Millisecond, m.ArchiveBytes
 		}
 		err := filepath.WalkDir(nd, func(p string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() || e.Name() == metaFile {
+			if err != nil || e.IsDir() || (e.Name() == metaFile && filepath.Dir(p) == nd) {
 				return err
 			}
 			rel, err := filepath.Rel(nd, p)

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,36 +59,60 @@ func TestPodSpec(t *testing.T) {
 }
 
 func TestScriptOnlyTakesAddresses(t *testing.T) {
-	s := Script([]string{"10.0.0.1", "fd00::1", "$(reboot)", "1.2.3.4;rm"}, nil)
-	if !strings.Contains(s, "for ip in 10.0.0.1 fd00::1; do") {
-		t.Errorf("route targets not substituted: %s", s)
+	s := Script(ScriptParams{RouteTargets: []string{"10.0.0.1", "fd00::1", "$(reboot)", "1.2.3.4;rm", "10.0.0.1", "::ffff:10.0.0.2", "fe80::1%eth0"}})
+	if !strings.Contains(s, "ROUTE_TARGETS='10.0.0.1 fd00::1 10.0.0.2'\n") {
+		t.Errorf("route targets not substituted: %s", s[:200])
 	}
-	if strings.Contains(s, "reboot") || strings.Contains(s, ";rm") {
+	if strings.Contains(s, "reboot") || strings.Contains(s, ";rm") || strings.Contains(s, "%eth0") {
 		t.Error("non-address target reached the script")
+	}
+	for _, c := range []struct {
+		tools Tools
+		want  string
+	}{{"", "TOOLS=auto\n"}, {ToolsHost, "TOOLS=host\n"}, {ToolsImage, "TOOLS=image\n"}, {"$(x)", "TOOLS=auto\n"}} {
+		if s := Script(ScriptParams{Tools: c.tools}); !strings.HasPrefix(s, c.want) {
+			t.Errorf("tools %q: script starts %q", c.tools, s[:20])
+		}
 	}
 }
 
-// fakeExec plays the helper container: the collection command prints the
-// trailer for archive, and cat prints served (which a test can cut).
+func TestParseTools(t *testing.T) {
+	for in, want := range map[string]Tools{"": ToolsAuto, "auto": ToolsAuto, "image": ToolsImage, "host": ToolsHost} {
+		if got, err := ParseTools(in); err != nil || got != want {
+			t.Errorf("ParseTools(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := ParseTools("nsenter"); err == nil {
+		t.Error("ParseTools accepted an unknown mode")
+	}
+}
+
+// fakeExec plays the helper container: it writes served on stdout and the
+// trailer for archive on stderr, as the collection script does; a test can
+// cut served or make the exec hang.
 type fakeExec struct {
 	archive []byte
 	served  []byte
-	calls   []string
+	calls   int
 	block   bool
+	fail    error
 }
 
 func (f *fakeExec) Exec(ctx context.Context, ns, pod, container string, cmd []string, stdout, stderr io.Writer) error {
-	f.calls = append(f.calls, cmd[0])
+	f.calls++
 	if f.block {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	if cmd[0] == "cat" {
-		_, err := stdout.Write(f.served)
+	if f.fail != nil {
+		fmt.Fprintln(stderr, "cannot write /tmp/svc-trace (the pod needs a writable /tmp)")
+		return f.fail
+	}
+	if _, err := stdout.Write(f.served); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(f.archive)
-	fmt.Fprintf(stdout, "%d %x\n", len(f.archive), sum)
+	fmt.Fprintf(stderr, "svc-trace-archive %d %x\n", len(f.archive), sum)
 	return nil
 }
 
@@ -150,6 +176,7 @@ func TestCollect(t *testing.T) {
 		waiting string
 		served  []byte
 		block   bool
+		fail    error
 		timeout time.Duration
 		wantErr string
 	}{
@@ -159,12 +186,17 @@ func TestCollect(t *testing.T) {
 		{name: "image cannot be pulled", waiting: "ErrImagePull", wantErr: "cannot pull the helper image"},
 		{name: "never starts: timeout", waiting: "-", timeout: 100 * time.Millisecond, wantErr: "deadline exceeded"},
 		{name: "exec hangs: timeout", served: a, block: true, timeout: 100 * time.Millisecond, wantErr: "deadline exceeded"},
+		{name: "script fails", served: a, fail: errors.New("command terminated with exit code 90"), wantErr: "needs a writable /tmp"},
+		{name: "not an archive", served: []byte("hello"), wantErr: "not a gzip archive"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			client := fake.NewClientset()
 			runningOnCreate(client, c.waiting)
-			ex := &fakeExec{archive: a, served: c.served, block: c.block}
+			ex := &fakeExec{archive: a, served: c.served, block: c.block, fail: c.fail}
+			if c.name == "not an archive" {
+				ex.archive = c.served
+			}
 			var phases []string
 			h := &Helper{Client: client, Exec: ex, Config: Config{NameSuffix: func() string { return "x1" }},
 				Progress: func(node, phase, detail string) { phases = append(phases, phase) }}
@@ -266,8 +298,192 @@ func TestSaveLoadDump(t *testing.T) {
 	if _, err := LoadDumps(t.TempDir()); err == nil {
 		t.Error("an empty directory must be an error")
 	}
+	if _, err := d.Save(dir, time.Unix(0, 0)); err == nil || !strings.Contains(err.Error(), "already holds files") {
+		t.Errorf("saving over an existing dump: %v", err)
+	}
+	d2 := &Dump{Node: "node2", Image: "img:v1", Namespace: "kube-system", Elapsed: 1500 * time.Millisecond, ArchiveBytes: 42,
+		Info:  &NodeInfo{Addresses: []string{"InternalIP=10.0.0.2"}, KubeletVersion: "v1.36.3"},
+		Files: map[string][]byte{"proxy-mode": []byte("iptables\n"), "proxy-mode.rc": []byte("0\n"), "iptables-backend": []byte("nft why\n")}}
+	if _, err := d2.Save(dir, time.Unix(100, 0)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = LoadDumps(dir)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("two nodes: %v %v", got, err)
+	}
+	g := got[1]
+	if g.Node != "node2" || g.Image != "img:v1" || g.Namespace != "kube-system" || g.Elapsed != 1500*time.Millisecond || g.ArchiveBytes != 42 ||
+		g.Info == nil || g.Info.KubeletVersion != "v1.36.3" || !g.Collected.Equal(time.Unix(100, 0)) || g.ProxyMode() != "iptables" {
+		t.Errorf("metadata round trip: %+v %+v", g, g.Info)
+	}
+	if one, err := LoadDumps(filepath.Join(dir, "node2")); err != nil || len(one) != 1 || one[0].Node != "node2" {
+		t.Errorf("loading one node's directory: %v %v", one, err)
+	}
 	bad := &Dump{Node: "n", Files: map[string][]byte{"../escape": nil}}
 	if _, err := bad.Save(dir, time.Unix(0, 0)); err == nil {
 		t.Error("a file name escaping the directory must be refused")
+	}
+}
+
+// A Create that the API server stored but whose answer the client never
+// got (ctx cancelled by SIGINT mid-request) must not leave the pod behind.
+func TestCollectCreateCutShort(t *testing.T) {
+	client := fake.NewClientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		if err := client.Tracker().Create(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, p, p.Namespace); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		return true, nil, context.Canceled
+	})
+	h := &Helper{Client: client, Exec: &fakeExec{}, Config: Config{NameSuffix: func() string { return "cut01" }}}
+	if _, err := h.Collect(ctx, "node1", nil, nil); err == nil {
+		t.Fatal("want an error")
+	}
+	if n := helperPods(t, client); n != 0 {
+		t.Errorf("%d helper pods left after a create cut short", n)
+	}
+}
+
+func TestCollectAll(t *testing.T) {
+	files := map[string]string{"meta": "hostname=x\n", "proxy-mode": "iptables"}
+	a := archive(t, files)
+	t.Run("bounded concurrency, one node failing", func(t *testing.T) {
+		client := fake.NewClientset()
+		runningOnCreate(client, "")
+		ex := &countingExec{fakeExec: fakeExec{archive: a, served: a}, failPod: "svc-trace-bad-"}
+		h := &Helper{Client: client, Exec: ex, Concurrency: 2}
+		nodes := []string{"n1", "n2", "bad", "n4", "n5", "n6"}
+		dumps, err := h.CollectAll(context.Background(), nodes, nil, nil)
+		var ne *NodesError
+		if !errors.As(err, &ne) || len(ne.Errs) != 1 || ne.Errs["bad"] == nil || !strings.Contains(err.Error(), "bad:") {
+			t.Fatalf("want a NodesError for node bad, got %v", err)
+		}
+		for i, d := range dumps {
+			if (d == nil) != (nodes[i] == "bad") || d != nil && d.Node != nodes[i] {
+				t.Errorf("dump %d: %+v", i, d)
+			}
+		}
+		if ex.max > 2 || ex.max < 1 {
+			t.Errorf("%d helpers ran at once, limit 2", ex.max)
+		}
+		if n := helperPods(t, client); n != 0 {
+			t.Errorf("%d helper pods left", n)
+		}
+	})
+	t.Run("Pod Security stops every node", func(t *testing.T) {
+		client := fake.NewClientset()
+		client.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "x", errors.New(`violates PodSecurity "restricted:latest": privileged`))
+		})
+		h := &Helper{Client: client, Exec: &fakeExec{}, Concurrency: 1}
+		_, err := h.CollectAll(context.Background(), []string{"n1", "n2", "n3"}, nil, nil)
+		var pse *ErrPodSecurity
+		if !errors.As(err, &pse) || pse.Level != "restricted" {
+			t.Fatalf("want one ErrPodSecurity, got %v", err)
+		}
+		var ne *NodesError
+		if errors.As(err, &ne) {
+			t.Errorf("a failure common to all nodes came back per node: %v", err)
+		}
+	})
+}
+
+// countingExec records how many execs run at once and fails one pod.
+type countingExec struct {
+	fakeExec
+	mu       sync.Mutex
+	now, max int
+	failPod  string
+}
+
+func (c *countingExec) Exec(ctx context.Context, ns, pod, container string, cmd []string, stdout, stderr io.Writer) error {
+	c.mu.Lock()
+	c.now++
+	c.max = max(c.max, c.now)
+	c.mu.Unlock()
+	defer func() { c.mu.Lock(); c.now--; c.mu.Unlock() }()
+	time.Sleep(20 * time.Millisecond)
+	if strings.HasPrefix(pod, c.failPod) {
+		return errors.New("command terminated with exit code 1")
+	}
+	if _, err := stdout.Write(c.served); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "svc-trace-archive %d %x\n", len(c.archive), sha256.Sum256(c.archive))
+	return nil
+}
+
+func TestParseTrailer(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	cases := []struct {
+		stderr  string
+		size    int64
+		wantErr string
+	}{
+		{stderr: "svc-trace-archive 123 " + sum + "\n", size: 123},
+		{stderr: "some warning\nsvc-trace-archive 5 " + sum + "\nlegacy-after:\n", size: 5},
+		{stderr: "", wantErr: "did not finish"},
+		{stderr: "packing the dump failed\n", wantErr: "did not finish"},
+		{stderr: "svc-trace-archive x " + sum, wantErr: "bad size"},
+		{stderr: "svc-trace-archive -1 " + sum, wantErr: "bad size"},
+		{stderr: "svc-trace-archive 5 abc", wantErr: "bad collection trailer"},
+		{stderr: "svc-trace-archive 5 " + strings.Repeat("zz", 32), wantErr: "bad checksum"},
+	}
+	for _, c := range cases {
+		n, s, err := parseTrailer(c.stderr)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%q: want error %q, got %v", c.stderr, c.wantErr, err)
+			}
+			continue
+		}
+		if err != nil || n != c.size || s != sum {
+			t.Errorf("%q: %d %s %v", c.stderr, n, s, err)
+		}
+	}
+}
+
+func TestUntarRefusesEscapes(t *testing.T) {
+	for _, name := range []string{"../etc/passwd", "/etc/passwd", "a/../../b"} {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(zw)
+		_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+		_, _ = tw.Write([]byte("x"))
+		_ = tw.Close()
+		_ = zw.Close()
+		if _, err := untar(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "escapes") {
+			t.Errorf("%s: want an escape error, got %v", name, err)
+		}
+	}
+}
+
+func TestDumpAccessors(t *testing.T) {
+	d := &Dump{Node: "node1", Files: map[string][]byte{
+		"proxy-mode":       []byte("nftables"),
+		"proxy-mode.rc":    []byte("0\n"),
+		"iptables-backend": []byte("nft kubelet's KUBE-IPTABLES-HINT/KUBE-KUBELET-CANARY chains are in the nft backend's mangle table; KUBE-* chains: nft=10 legacy=0\n"),
+		"meta":             []byte("hostname=node1\nkernel=6.1\nfallbacks=1\n"),
+		"tools-fallback":   []byte("iptables-nft-save host rc=0 cmd=iptables-nft-save reason=image tool rc=0: # Table `nat' is incompatible, use 'nft' tool.\n"),
+	}}
+	if d.ProxyMode() != "nftables" {
+		t.Errorf("ProxyMode %q", d.ProxyMode())
+	}
+	if b, why := d.Backend(); b != "nft" || !strings.HasPrefix(why, "kubelet's") {
+		t.Errorf("Backend %q %q", b, why)
+	}
+	if m := d.Meta(); m["hostname"] != "node1" || m["fallbacks"] != "1" {
+		t.Errorf("Meta %v", m)
+	}
+	fb := d.Fallbacks()
+	if len(fb) != 1 || fb[0].File != "iptables-nft-save" || fb[0].RC != 0 || fb[0].Cmd != "iptables-nft-save" || !strings.Contains(fb[0].Reason, "incompatible") {
+		t.Errorf("Fallbacks %+v", fb)
+	}
+	d.Files["proxy-mode.rc"] = []byte("1\n")
+	if d.ProxyMode() != "" {
+		t.Error("a failed /proxyMode read must give no mode")
 	}
 }

@@ -51,6 +51,12 @@ type Config struct {
 	Command     string
 	// NameSuffix returns the random suffix of pod names (a test hook).
 	NameSuffix func() string
+	// Tools chooses whose binaries read netfilter state (--helper-tools):
+	// auto (default), image or host.
+	Tools Tools
+	// SyntheticRules adds a generated iptables-save of that many lines to
+	// the dump, to measure a large node's transfer (test only).
+	SyntheticRules int
 }
 
 func (c Config) withDefaults() Config {
@@ -65,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ActiveDeadline <= 0 {
 		c.ActiveDeadline = DefaultActiveDeadln
+	}
+	if c.Tools == "" {
+		c.Tools = ToolsAuto
 	}
 	return c
 }
@@ -133,8 +142,11 @@ func PodSpec(node string, cfg Config, suffix string) *corev1.Pod {
 				ImagePullPolicy: cfg.PullPolicy,
 				// The pod only waits; the plugin execs the collection script
 				// it carries itself, so the script and the parser that reads
-				// its output always have the same version.
-				Command: []string{"sleep", fmt.Sprint(deadline)},
+				// its output always have the same version. The shell exits
+				// on SIGTERM (a plain sleep as PID 1 would ignore it and hold
+				// the deletion for the kubelet's minimum grace period), and
+				// on its own when the deadline passes.
+				Command: []string{"sh", "-c", fmt.Sprintf("trap 'exit 0' TERM; sleep %d & wait", deadline)},
 				SecurityContext: &corev1.SecurityContext{
 					Privileged:             ptr.To(true),
 					ReadOnlyRootFilesystem: ptr.To(true),
