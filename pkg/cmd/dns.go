@@ -227,6 +227,7 @@ func (o *DNSOptions) Run(ctx context.Context) error {
 
 	// The kubernetes plugin: --corefile, the ConfigMap, else kubeadm's.
 	plugin := dnssim.KubeadmDefaultPlugin(f.ClusterDomain)
+	cache := dnssim.KubeadmDefaultCache(plugin.ClusterDomain())
 	var notes []string
 	if f.Corefile != "" {
 		b, err := os.ReadFile(f.Corefile)
@@ -240,10 +241,10 @@ func (o *DNSOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		plugin = cf.Kubernetes
+		plugin, cache = cf.Kubernetes, cf.Cache
 		notes = append(notes, cf.Notes...)
 	} else {
-		notes = append(notes, "no Corefile: assuming kubeadm's default kubernetes plugin (pods insecure, ttl 30, fallthrough for reverse zones)")
+		notes = append(notes, "no Corefile: assuming kubeadm's default kubernetes plugin (pods insecure, ttl 30, fallthrough for reverse zones) and cache (30 s, not for the cluster domain)")
 	}
 
 	// kubelet's clusterDNS and clusterDomain: flags, configz, the kube-dns
@@ -264,11 +265,10 @@ func (o *DNSOptions) Run(ctx context.Context) error {
 	if clusterDomain == "" {
 		clusterDomain = "cluster.local"
 	}
+	dnsSvc := dnsService(world.services, clusterDNS)
 	var dnsSvcIPs []string
-	for _, s := range world.services {
-		if s.Namespace == "kube-system" && s.Name == "kube-dns" {
-			dnsSvcIPs = clusterIPs(&s)
-		}
+	if dnsSvc != nil {
+		dnsSvcIPs = clusterIPs(dnsSvc)
 	}
 	if len(clusterDNS) == 0 && len(dnsSvcIPs) > 0 {
 		clusterDNS = dnsSvcIPs
@@ -276,6 +276,10 @@ func (o *DNSOptions) Run(ctx context.Context) error {
 	}
 
 	in.Cluster = clusterModel(world, plugin, dnsSvcIPs)
+	if dnsSvc != nil {
+		in.Cluster.DNSServerIPs = readyAddresses(world.slices, dnsSvc)
+	}
+	in.Cluster.Cache = cache
 	in.ClusterDNS = clusterDNS
 
 	// The pod's resolv.conf: given, or computed the way kubelet does.
@@ -445,6 +449,52 @@ func readConfigz(ctx context.Context, client kubernetes.Interface, node string, 
 		return nil
 	}
 	return &doc.KubeletConfig
+}
+
+// dnsService finds the Service cluster DNS answers behind: the one whose
+// ClusterIPs include kubelet's first clusterDNS address, else
+// kube-system/kube-dns (kubeadm's name, kept by every major distribution).
+func dnsService(svcs []corev1.Service, clusterDNS []string) *corev1.Service {
+	if len(clusterDNS) > 0 {
+		for i := range svcs {
+			for _, ip := range clusterIPs(&svcs[i]) {
+				if ip == clusterDNS[0] {
+					return &svcs[i]
+				}
+			}
+		}
+	}
+	for i := range svcs {
+		if svcs[i].Namespace == "kube-system" && svcs[i].Name == "kube-dns" {
+			return &svcs[i]
+		}
+	}
+	return nil
+}
+
+// readyAddresses lists the ready endpoint addresses of a Service's
+// EndpointSlices (for the DNS Service: CoreDNS's own pod IPs), sorted.
+func readyAddresses(slices []discoveryv1.EndpointSlice, svc *corev1.Service) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, sl := range slices {
+		if nsOrDefault(sl.Namespace) != nsOrDefault(svc.Namespace) || sl.Labels[discoveryv1.LabelServiceName] != svc.Name {
+			continue
+		}
+		for _, e := range sl.Endpoints {
+			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+				continue
+			}
+			for _, a := range e.Addresses {
+				if !seen[a] {
+					seen[a] = true
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func clusterIPs(s *corev1.Service) []string {

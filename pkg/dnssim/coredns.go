@@ -87,12 +87,19 @@ type Cluster struct {
 	Namespaces map[string]bool `json:"namespaces"`
 	Services   []Service       `json:"services"`
 	Pods       []PodRef        `json:"pods,omitempty"`
-	// DNSServiceIPs are the cluster DNS Service's ClusterIPs, answered for
-	// ns.dns.<zone> (kubernetes plugin ns.go nsAddrs).
+	// DNSServiceIPs are the cluster DNS Service's ClusterIPs: what
+	// ns.dns.<zone> answers when DNSServerIPs are unknown.
 	DNSServiceIPs []string `json:"dnsServiceIPs,omitempty"`
+	// DNSServerIPs are CoreDNS's own addresses (its pods' IPs, the ready
+	// endpoints of the cluster DNS Service): ns.dns.<zone> answers the
+	// ClusterIPs of every Service with an endpoint at one of them (nsAddrs).
+	DNSServerIPs []string `json:"dnsServerIPs,omitempty"`
 	// Upstream answers what the Corefile forwards (ExternalName targets, PTR
 	// fallthrough). Nil means "assume" (see assumedUpstream).
 	Upstream Answerer `json:"-"`
+	// Cache is the Corefile's cache plugin in front of the kubernetes
+	// plugin and forward (nil: none). Layered applies it to every reply.
+	Cache *CachePlugin `json:"cache,omitempty"`
 }
 
 // Internal errors of the plugin, named after plugin/kubernetes.
@@ -363,6 +370,67 @@ func (c *Cluster) findServices(r recordRequest, zone string) ([]svcRecord, error
 	return out, err
 }
 
+// nsAddrs mirrors plugin/kubernetes/ns.go nsAddrs: for each of CoreDNS's
+// own (non-loopback) addresses, every Service with a ready endpoint at that
+// address contributes its ClusterIPs, or for a headless Service the ready
+// addresses of the same family (CoreDNS walks the matching EndpointSlice,
+// one per address family); if no endpoint matches, the addresses themselves.
+// A CoreDNS on the host network therefore also returns the ClusterIP of
+// every other host-network Service on its node, e.g. "kubernetes"
+// (10.96.0.1) when the API server's endpoint is the node IP.
+func (c *Cluster) nsAddrs() []string {
+	if len(c.DNSServerIPs) == 0 {
+		return c.DNSServiceIPs
+	}
+	var out []string
+	found := false
+	for _, local := range c.DNSServerIPs {
+		la, err := netip.ParseAddr(local)
+		if err != nil {
+			continue
+		}
+		for i := range c.Services {
+			s := &c.Services[i]
+			if !hasReadyAddress(s, la) {
+				continue
+			}
+			found = true
+			if !s.Headless() {
+				out = append(out, s.ClusterIPs...)
+				continue
+			}
+			for _, ep := range s.Endpoints {
+				if ep.Ready != nil && !*ep.Ready {
+					continue
+				}
+				for _, a := range ep.Addresses {
+					if pa, err := netip.ParseAddr(a); err == nil && pa.Is4() == la.Is4() {
+						out = append(out, a)
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		return c.DNSServerIPs
+	}
+	return out
+}
+
+func hasReadyAddress(s *Service, ip netip.Addr) bool {
+	for _, ep := range s.Endpoints {
+		if ep.Ready != nil && !*ep.Ready {
+			continue
+		}
+		for _, a := range ep.Addresses {
+			if pa, err := netip.ParseAddr(a); err == nil && pa == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func countReady(s *Service) int {
 	n := 0
 	for _, ep := range s.Endpoints {
@@ -388,7 +456,7 @@ func (c *Cluster) services(name, qtype, zone string) ([]svcRecord, error) {
 	}
 	if name == "ns.dns."+zone {
 		var out []svcRecord
-		for _, ip := range c.DNSServiceIPs {
+		for _, ip := range c.nsAddrs() {
 			out = append(out, svcRecord{host: ip, key: name, ttl: c.Plugin.TTL})
 		}
 		return out, nil
@@ -580,7 +648,9 @@ func (c *Cluster) srv(name, zone string) (Response, error) {
 
 // ptr mirrors Kubernetes.Reverse / serviceRecordForIP: a ClusterIP gives
 // <svc>.<ns>.svc.<primary zone>; otherwise every ready endpoint with that IP
-// gives <endpoint hostname>.<svc>.<ns>.svc.<primary zone>.
+// gives <endpoint hostname>.<svc>.<ns>.svc.<primary zone>, each target once
+// (plugin.PTR drops duplicates: two EndpointSlices of one Service listing
+// the same address, as a mirrored and a hand-written one do, give one PTR).
 func (c *Cluster) ptr(name, zone string) (Response, error) {
 	ip, ok := addressFromReverse(name)
 	if !ok {
@@ -603,6 +673,7 @@ func (c *Cluster) ptr(name, zone string) (Response, error) {
 			}
 		}
 	}
+	seen := map[string]bool{}
 	for _, s := range c.Services {
 		if !c.nsAllowed(s.Namespace) || s.Type == "ExternalName" {
 			continue
@@ -614,7 +685,11 @@ func (c *Cluster) ptr(name, zone string) (Response, error) {
 			for _, a := range ep.Addresses {
 				if p, err := netip.ParseAddr(a); err == nil && p == ip {
 					host := endpointHostname(a, ep.Hostname, ep.PodName, c.Plugin.EndpointPodNames)
-					resp.Answers = append(resp.Answers, RR{Name: name, Type: "PTR", TTL: c.Plugin.TTL, Data: strings.ToLower(host + "." + s.Name + "." + s.Namespace + ".svc." + pz)})
+					target := strings.ToLower(host + "." + s.Name + "." + s.Namespace + ".svc." + pz)
+					if !seen[target] {
+						seen[target] = true
+						resp.Answers = append(resp.Answers, RR{Name: name, Type: "PTR", TTL: c.Plugin.TTL, Data: target})
+					}
 				}
 			}
 		}

@@ -79,9 +79,186 @@ type Corefile struct {
 	// first search candidate with a CNAME to the name it finds, so every
 	// resolver stops after one round (needs pods verified).
 	Autopath bool `json:"autopath,omitempty"`
+	// Cache is the cache plugin of the server block that serves the
+	// kubernetes plugin (nil without one).
+	Cache *CachePlugin `json:"cache,omitempty"`
 	// Notes list plugins whose effect dnssim does not model (rewrite, hosts,
 	// template, ...) with their line.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// CachePlugin is what CoreDNS's cache plugin does to the answers that pass
+// through it (plugin/cache/setup.go cacheParse, cache.go
+// ResponseWriter.WriteMsg and set, item.go toMsg):
+//
+//   - every reply's records get one TTL: the lowest TTL in the message,
+//     clamped to [min, max] of the success (NOERROR with records) or denial
+//     (NXDOMAIN, NODATA) settings, even when the zone is excluded from
+//     caching ("Apply capped TTL to this reply");
+//   - a cached reply is served with that TTL minus the seconds since it was
+//     stored (unless keepttl), so a live answer's TTL may be lower than the
+//     predicted one by up to the TTL itself;
+//   - "disable success|denial ZONES" keeps those replies out of the cache
+//     (kubeadm disables both for the cluster domain, so cluster answers are
+//     always fresh; reverse and upstream names are cached).
+type CachePlugin struct {
+	// Zones the plugin handles (the server block's when none are given).
+	Zones []string `json:"zones"`
+	// Success and denial TTL bounds in seconds (defaults 3600/5 and
+	// 1800/5: dnsutil.MaximumDefaultTTL, /2, MinimalDefaultTTL); "cache N"
+	// sets both maxima to N.
+	SuccessMaxTTL uint32 `json:"successMaxTTL"`
+	SuccessMinTTL uint32 `json:"successMinTTL"`
+	DenialMaxTTL  uint32 `json:"denialMaxTTL"`
+	DenialMinTTL  uint32 `json:"denialMinTTL"`
+	// DisableSuccess and DisableDenial are the zones kept out of the cache.
+	DisableSuccess []string `json:"disableSuccess,omitempty"`
+	DisableDenial  []string `json:"disableDenial,omitempty"`
+	// KeepTTL serves cached replies with their original TTL.
+	KeepTTL bool `json:"keepTTL,omitempty"`
+}
+
+// DefaultCachePlugin is "cache" without arguments for the given zones.
+func DefaultCachePlugin(zones []string) *CachePlugin {
+	return &CachePlugin{Zones: zones, SuccessMaxTTL: 3600, SuccessMinTTL: 5, DenialMaxTTL: 1800, DenialMinTTL: 5}
+}
+
+// KubeadmDefaultCache is kubeadm's "cache 30 { disable success DOMAIN;
+// disable denial DOMAIN }" in the ".:53" block.
+func KubeadmDefaultCache(clusterDomain string) *CachePlugin {
+	if clusterDomain == "" {
+		clusterDomain = "cluster.local"
+	}
+	c := DefaultCachePlugin([]string{"."})
+	c.SuccessMaxTTL, c.DenialMaxTTL = 30, 30
+	c.DisableSuccess = []string{Canonical(clusterDomain)}
+	c.DisableDenial = []string{Canonical(clusterDomain)}
+	return c
+}
+
+func inZones(name string, zones []string) bool {
+	for _, z := range zones {
+		if z == "." || name == z || strings.HasSuffix(name, "."+z) {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply returns resp as it leaves the cache plugin for a question about
+// name: TTLs rewritten (WriteMsg) and Cacheable set when a later identical
+// question may be answered from the cache with a counted-down TTL.
+func (c *CachePlugin) Apply(name string, resp Response) Response {
+	if c == nil || !inZones(name, c.Zones) {
+		return resp
+	}
+	switch {
+	case resp.Rcode == NOERROR && len(resp.Answers) > 0:
+		ttl := c.SuccessMaxTTL
+		for _, rr := range append(append([]RR{}, resp.Answers...), resp.Additional...) {
+			ttl = min(ttl, rr.TTL)
+		}
+		ttl = min(max(ttl, c.SuccessMinTTL), c.SuccessMaxTTL)
+		resp.Answers = withTTL(resp.Answers, ttl)
+		resp.Additional = withTTL(resp.Additional, ttl)
+		resp.Cacheable = !c.KeepTTL && !inZones(name, c.DisableSuccess)
+	case resp.Rcode == NOERROR, resp.Rcode == NXDOMAIN, resp.Rcode == SERVFAIL:
+		resp.Cacheable = !c.KeepTTL && !inZones(name, c.DisableDenial)
+	}
+	return resp
+}
+
+func withTTL(rrs []RR, ttl uint32) []RR {
+	if rrs == nil {
+		return nil
+	}
+	out := make([]RR, len(rrs))
+	for i, rr := range rrs {
+		rr.TTL = ttl
+		out[i] = rr
+	}
+	return out
+}
+
+// parseCacheStanza mirrors plugin/cache/setup.go cacheParse for the options
+// that change TTLs and what is cached.
+func parseCacheStanza(source string, line int, args, blockZones []string, body [][]cfToken) (*CachePlugin, error) {
+	c := DefaultCachePlugin(nil)
+	if len(args) > 0 {
+		if n, err := strconv.Atoi(args[0]); err == nil {
+			if n <= 0 {
+				return nil, fmt.Errorf("%s:%d: cache TTL can not be zero or negative: %d", source, line, n)
+			}
+			c.SuccessMaxTTL, c.DenialMaxTTL = uint32(n), uint32(n)
+			args = args[1:]
+		}
+	}
+	for _, a := range args {
+		c.Zones = append(c.Zones, Canonical(a))
+	}
+	if len(c.Zones) == 0 {
+		c.Zones = blockZones
+	}
+	num := func(l int, what, v string, zeroOK bool) (uint32, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || (n == 0 && !zeroOK) {
+			return 0, fmt.Errorf("%s:%d: cache %s %q: want a positive number of seconds", source, l, what, v)
+		}
+		return uint32(n), nil
+	}
+	for _, opt := range body {
+		o, l := opt[0].text, opt[0].line
+		var vals []string
+		for _, t := range opt[1:] {
+			vals = append(vals, t.text)
+		}
+		switch o {
+		case "success", "denial":
+			if len(vals) == 0 {
+				return nil, fmt.Errorf("%s:%d: cache %s: want CAPACITY [TTL] [MINTTL]", source, l, o)
+			}
+			if _, err := num(l, o+" capacity", vals[0], true); err != nil {
+				return nil, err
+			}
+			maxp, minp := &c.SuccessMaxTTL, &c.SuccessMinTTL
+			if o == "denial" {
+				maxp, minp = &c.DenialMaxTTL, &c.DenialMinTTL
+			}
+			if len(vals) > 1 {
+				n, err := num(l, o+" TTL", vals[1], false)
+				if err != nil {
+					return nil, err
+				}
+				*maxp = n
+			}
+			if len(vals) > 2 {
+				n, err := num(l, o+" min TTL", vals[2], true)
+				if err != nil {
+					return nil, err
+				}
+				*minp = n
+			}
+		case "disable":
+			if len(vals) == 0 || (vals[0] != "success" && vals[0] != "denial") {
+				return nil, fmt.Errorf("%s:%d: cache disable: want success or denial [ZONES...]", source, l)
+			}
+			zones := c.Zones
+			if len(vals) > 1 {
+				zones = nil
+				for _, z := range vals[1:] {
+					zones = append(zones, Canonical(z))
+				}
+			}
+			if vals[0] == "success" {
+				c.DisableSuccess = zones
+			} else {
+				c.DisableDenial = zones
+			}
+		case "keepttl":
+			c.KeepTTL = true
+		}
+	}
+	return c, nil
 }
 
 type cfToken struct {
@@ -192,6 +369,8 @@ func ParseCorefile(source, text string) (*Corefile, error) {
 			zones = append(zones, Canonical(k))
 		}
 		// Directives until the matching "}".
+		var blockCache *CachePlugin
+		blockHasK8s := false
 		for {
 			skipNL()
 			if i >= len(toks) {
@@ -199,6 +378,9 @@ func ParseCorefile(source, text string) (*Corefile, error) {
 			}
 			if toks[i].text == "}" {
 				i++
+				if blockHasK8s {
+					cf.Cache = blockCache
+				}
 				break
 			}
 			name, line := toks[i].text, toks[i].line
@@ -248,11 +430,18 @@ func ParseCorefile(source, text string) (*Corefile, error) {
 					continue
 				}
 				found = true
+				blockHasK8s = true
 				p, err := parseKubernetesStanza(source, line, args, zones, body)
 				if err != nil {
 					return nil, err
 				}
 				cf.Kubernetes = p
+			case "cache":
+				c, err := parseCacheStanza(source, line, args, zones, body)
+				if err != nil {
+					return nil, err
+				}
+				blockCache = c
 			case "autopath":
 				if len(args) > 0 && args[0] == "@kubernetes" {
 					cf.Autopath = true

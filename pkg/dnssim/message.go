@@ -44,6 +44,9 @@ type Response struct {
 	Assumed bool `json:"assumed,omitempty"`
 	// Why explains the answer in the model's terms (which CoreDNS rule).
 	Why string `json:"why,omitempty"`
+	// Cacheable marks a reply CoreDNS's cache plugin may serve again from
+	// its cache, with TTLs counted down from the ones shown (CachePlugin).
+	Cacheable bool `json:"cacheable,omitempty"`
 }
 
 // NoData reports NOERROR without answer records (NODATA).

@@ -31,7 +31,7 @@ type RecordSet struct {
 //	servfail: [flaky.example.com.]
 //	refused: []
 //	timeout: [blackhole.example.com.]
-//	default: NXDOMAIN        # or NODATA, for every unlisted upstream name
+//	default: NXDOMAIN        # or NODATA, SERVFAIL, REFUSED, TIMEOUT: every unlisted upstream name
 //	ttl: 30
 type RecordsFile struct {
 	Records  map[string]RecordSet `json:"records,omitempty"`
@@ -82,8 +82,12 @@ func ParseRecords(source string, data []byte) (*Records, error) {
 		r.Default = NXDOMAIN
 	case "NODATA":
 		r.Default = NOERROR
+	case "SERVFAIL", "REFUSED", "TIMEOUT":
+		// What an unreachable or broken upstream gives: CoreDNS's forward
+		// plugin answers SERVFAIL when no upstream replies.
+		r.Default = Rcode(strings.ToUpper(f.Default))
 	default:
-		return nil, fmt.Errorf("%s: default: %q: want NXDOMAIN or NODATA", source, f.Default)
+		return nil, fmt.Errorf("%s: default: %q: want NXDOMAIN, NODATA, SERVFAIL, REFUSED or TIMEOUT", source, f.Default)
 	}
 	seen := map[string]string{}
 	claim := func(name, where string) (string, error) {
@@ -220,8 +224,12 @@ func (r *Records) lookup(name, qtype string, depth int) (Response, bool) {
 		// CNAME alone in a NOERROR reply.
 		next, ok := r.lookup(set.CNAME[0], qtype, depth+1)
 		if !ok {
-			if r.Default == NXDOMAIN {
+			switch r.Default {
+			case NXDOMAIN:
 				resp.Rcode = NXDOMAIN
+			case SERVFAIL, REFUSED, TIMEOUT:
+				// The recursive server cannot complete the chain.
+				resp.Rcode = SERVFAIL
 			}
 			return resp, true
 		}
@@ -255,8 +263,12 @@ func (r *Records) defaultAnswer(q Question) (Response, bool) {
 	if r == nil || r.Default == "" {
 		return Response{}, false
 	}
+	label := string(r.Default)
+	if r.Default == NOERROR {
+		label = "NODATA"
+	}
 	return Response{Rcode: r.Default, Answers: []RR{}, Source: "records-default",
-		Why: fmt.Sprintf("%s: default %s for unlisted names", r.Source, map[Rcode]string{NXDOMAIN: "NXDOMAIN", NOERROR: "NODATA"}[r.Default])}, true
+		Why: fmt.Sprintf("%s: default %s for unlisted names", r.Source, label)}, true
 }
 
 // Layered is the answerer a lookup talks to: the --records file first (it
@@ -269,8 +281,18 @@ type Layered struct {
 	Cluster *Cluster
 }
 
-// Answer implements Answerer.
+// Answer implements Answerer. When the pod talks to cluster DNS, every reply
+// leaves CoreDNS through its cache plugin, which rewrites TTLs and may serve
+// it again later (CachePlugin.Apply).
 func (l Layered) Answer(q Question) Response {
+	r := l.answer(q)
+	if l.Cluster != nil {
+		r = l.Cluster.Cache.Apply(Canonical(q.Name), r)
+	}
+	return r
+}
+
+func (l Layered) answer(q Question) Response {
 	if r, ok := l.Records.Lookup(q); ok {
 		return r
 	}

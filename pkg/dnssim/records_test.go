@@ -16,7 +16,7 @@ func TestParseRecordsErrors(t *testing.T) {
 		{"two CNAMEs", "records:\n  a.example.: {CNAME: [b., c.]}\n", "at most one CNAME"},
 		{"CNAME and A", "records:\n  a.example.: {CNAME: [b.], A: [1.2.3.4]}\n", "cannot coexist"},
 		{"listed twice", "records:\n  a.example.: {}\nservfail: [A.example]\n", `servfail[0]: "A.example" is already listed in records["a.example."]`},
-		{"bad default", "default: SERVFAIL\n", `default: "SERVFAIL": want NXDOMAIN or NODATA`},
+		{"bad default", "default: NOTIMP\n", `default: "NOTIMP": want NXDOMAIN, NODATA, SERVFAIL, REFUSED or TIMEOUT`},
 		{"empty label", "timeout: [a..b.]\n", `timeout[0]: "a..b.": empty label`},
 		{"yaml syntax", "records: [\n", "records.yaml: "},
 		{"long label", "refused: [" + strings.Repeat("x", 64) + ".example]\n", "longer than 63"},
@@ -28,6 +28,25 @@ func TestParseRecordsErrors(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestRecordsDefaultFailure: "default: SERVFAIL" is what the harness's
+// CoreDNS gives for every upstream name (its forward plugin has no reachable
+// upstream); a CNAME into an unlisted name then fails the same way.
+func TestRecordsDefaultFailure(t *testing.T) {
+	r, err := ParseRecords("r", []byte("default: SERVFAIL\nrecords:\n  d.example.: {CNAME: [gone.example.]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, want string }{{"x.example.", "SERVFAIL"}, {"d.example.", "SERVFAIL"}} {
+		got := Layered{Records: r}.Answer(Question{Name: c.name, Type: "A"})
+		if string(got.Rcode) != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got.Rcode, c.want)
+		}
+	}
+	if _, err := ParseRecords("r", []byte("default: timeout\n")); err != nil {
+		t.Errorf("default: timeout: %v", err)
 	}
 }
 

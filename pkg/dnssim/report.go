@@ -76,9 +76,14 @@ type RQuery struct {
 	Try     int    `json:"try"`
 	Rcode   Rcode  `json:"rcode"`
 	Answers []RR   `json:"answers"`
-	Source  string `json:"source,omitempty"`
-	Assumed bool   `json:"assumed,omitempty"`
-	Why     string `json:"why,omitempty"`
+	// Additional is the additional section (SRV targets' addresses), for
+	// single questions (--type).
+	Additional []RR   `json:"additional,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Assumed    bool   `json:"assumed,omitempty"`
+	Why        string `json:"why,omitempty"`
+	// Cacheable: CoreDNS's cache may serve this reply again with lower TTLs.
+	Cacheable bool `json:"cacheable,omitempty"`
 }
 
 // RAnswer is the final result in the resolver's terms.
@@ -247,7 +252,8 @@ func singleQuery(rep *Report, in Input, ans Answerer, cfg Config) *Report {
 	}
 	rep.Candidates = []string{name}
 	rep.Rounds = []Round{{N: 1, Name: name, Outcome: resp.Label(), Next: "stop", Why: resp.Why}}
-	rep.Queries = []RQuery{{Round: 1, Name: name, Type: qt, Server: server, Try: 1, Rcode: resp.Rcode, Answers: nonNil(append(append([]RR{}, resp.Answers...), resp.Additional...)), Source: resp.Source, Assumed: resp.Assumed, Why: resp.Why}}
+	rep.Queries = []RQuery{{Round: 1, Name: name, Type: qt, Server: server, Try: 1, Rcode: resp.Rcode, Answers: nonNil(resp.Answers),
+		Additional: resp.Additional, Source: resp.Source, Assumed: resp.Assumed, Why: resp.Why, Cacheable: resp.Cacheable}}
 	rep.Answer = RAnswer{Status: "ok", Addresses: []string{}, Rounds: 1, Packets: 1, Assumed: resp.Assumed, AnsweredBy: name}
 	if resp.Rcode != NOERROR {
 		rep.Answer.Status, rep.Answer.Error = "fail", string(resp.Rcode)
