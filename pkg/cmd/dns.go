@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,7 +34,13 @@ const dnsExample = `  # Every query pod/client sends for "nginx-svc", and what c
   kubectl svc-trace dns api.example.com -f objects.yaml --resolv-conf resolv.conf --records records.yaml
 
   # One question, like dig
-  kubectl svc-trace dns _http._tcp.web.default.svc.cluster.local --type SRV --from pod/client`
+  kubectl svc-trace dns _http._tcp.web.default.svc.cluster.local --type SRV --from pod/client
+
+  # Ask the cluster's real DNS the same questions, side by side with the prediction
+  kubectl svc-trace dns nginx-svc --from pod/client --live
+
+  # Use the container's real /etc/resolv.conf and say where it differs from kubelet's
+  kubectl svc-trace dns nginx-svc --from pod/client --exec`
 
 // DNSFlags are the flags of `dns`.
 type DNSFlags struct {
@@ -53,6 +60,10 @@ type DNSFlags struct {
 	Recursive      bool
 	Output         string
 	Color          string
+	Live           bool
+	LiveTimeout    time.Duration
+	Exec           bool
+	Container      string
 }
 
 // DNSOptions are dns's validated options.
@@ -66,6 +77,14 @@ type DNSOptions struct {
 	Image     string
 	Format    render.Format
 	Color     bool
+	// Live asks the cluster's real DNS too (--live), each question within
+	// LiveTimeout.
+	Live        bool
+	LiveTimeout time.Duration
+	// Exec reads the container's real /etc/resolv.conf (--exec) from
+	// Container ("" = the first).
+	Exec      bool
+	Container string
 	flags     *DNSFlags
 	files     *cluster.FileSource
 	streams   genericiooptions.IOStreams
@@ -125,6 +144,10 @@ func (f *DNSFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.Recursive, "recursive", "R", false, "Process the directories given with -f recursively.")
 	fs.StringVarP(&f.Output, "output", "o", "tree", "Output format: tree, json or yaml.")
 	fs.StringVar(&f.Color, "color", "auto", "Colour the human output: auto, always or never.")
+	fs.BoolVar(&f.Live, "live", false, "Also ask the cluster's real DNS every question (port-forward to the pod behind the pod's nameserver, DNS over TCP) and show predicted vs real side by side.")
+	fs.DurationVar(&f.LiveTimeout, "live-timeout", 10*time.Second, "With --live: how long to wait for each real answer (CoreDNS takes seconds to give up on an unreachable upstream).")
+	fs.BoolVar(&f.Exec, "exec", false, "Read the container's real /etc/resolv.conf (kubectl exec ... cat) instead of computing it, and say where it differs from the computed one.")
+	fs.StringVarP(&f.Container, "container", "c", "", "With --exec: the container to read /etc/resolv.conf from (default: the pod's first).")
 }
 
 // ToOptions validates dns's flags.
@@ -176,6 +199,19 @@ func (f *DNSFlags) ToOptions(args []string, streams genericiooptions.IOStreams) 
 	if len(f.Filenames) > 0 {
 		o.files = &cluster.FileSource{Filenames: f.Filenames, Recursive: f.Recursive, Stdin: streams.In}
 	}
+	o.Live, o.LiveTimeout, o.Exec, o.Container = f.Live, f.LiveTimeout, f.Exec, f.Container
+	if (o.Live || o.Exec) && o.files != nil {
+		return nil, fmt.Errorf("--live and --exec ask the cluster: they cannot be combined with -f")
+	}
+	if o.Exec && (o.PodName == "" || f.ResolvConf != "") {
+		return nil, fmt.Errorf("--exec reads the resolv.conf of the pod given with --from: it needs --from and cannot be combined with --resolv-conf")
+	}
+	if o.Container != "" && !o.Exec {
+		return nil, fmt.Errorf("--container only applies to --exec")
+	}
+	if o.LiveTimeout <= 0 {
+		return nil, fmt.Errorf("invalid --live-timeout %s: want a positive duration", o.LiveTimeout)
+	}
 	return o, nil
 }
 
@@ -189,7 +225,9 @@ type dnsWorld struct {
 	corefile   string
 	corefileAt string
 	kubelet    *kubeletConfigz
-	notes      []string
+	// allPods is filled only when --live needs to find a nameserver's pod.
+	allPods []corev1.Pod
+	notes   []string
 }
 
 type kubeletConfigz struct {
@@ -318,6 +356,15 @@ func (o *DNSOptions) Run(ctx context.Context) error {
 		in.Generated = gen
 		in.ResolvConf = gen.ResolvConf(fmt.Sprintf("computed for pod %s/%s", world.pod.Namespace, world.pod.Name))
 	}
+	var check *dnssim.ResolvConfCheck
+	if o.Exec {
+		real, err := o.execResolvConf(ctx, world.pod)
+		if err != nil {
+			return err
+		}
+		check = dnssim.CheckResolvConf(in.ResolvConf, real)
+		in.ResolvConf = real
+	}
 	if o.PodName != "" {
 		in.Pod = world.pod.Namespace + "/" + world.pod.Name
 		if in.Image == "" && len(world.pod.Spec.Containers) > 0 {
@@ -326,7 +373,13 @@ func (o *DNSOptions) Run(ctx context.Context) error {
 		in.Hosts = dnssim.ParseHosts(dnssim.KubeletHostsFile(podHosts(world.pod, clusterDomain)))
 	}
 	rep := dnssim.Analyze(in)
+	rep.ExecResolvConf = check
 	rep.Notes = append(append(rep.Notes, world.notes...), notes...)
+	if o.Live {
+		if err := o.runLive(ctx, world, in, rep); err != nil {
+			return err
+		}
+	}
 	return render.DNS(o.streams.Out, rep, render.Options{Format: o.Format, Color: o.Color})
 }
 

@@ -47,7 +47,14 @@ type Report struct {
 	Advice        []Advice   `json:"advice,omitempty"`
 	// Divergences list the other resolvers whose walk ends differently.
 	Divergences []Divergence `json:"divergences,omitempty"`
-	Notes       []string     `json:"notes,omitempty"`
+	// QType is the --type of a single question ("" for a resolver walk).
+	QType string `json:"qtype,omitempty"`
+	// ExecResolvConf compares the container's real /etc/resolv.conf with
+	// the computed one (--exec).
+	ExecResolvConf *ResolvConfCheck `json:"execResolvConf,omitempty"`
+	// Live is the same lookup against the cluster's real DNS (--live).
+	Live  *LiveReport `json:"live,omitempty"`
+	Notes []string    `json:"notes,omitempty"`
 }
 
 // ReportResolvConf is the resolv.conf part of a report.
@@ -179,6 +186,7 @@ func Analyze(in Input) *Report {
 		rep.Notes = append(rep.Notes, note)
 	}
 	if in.QType != "" {
+		rep.QType = strings.ToUpper(in.QType)
 		return singleQuery(rep, in, ans, cfg)
 	}
 	look := Lookup{Name: in.Name, Resolver: r, Family: rep.Family, Config: cfg, Hosts: in.Hosts, Server: ans}

@@ -60,6 +60,22 @@ func DNS(w io.Writer, r *dnssim.Report, o Options) error {
 	for _, wn := range rc.Warnings {
 		fmt.Fprintf(&b, "  %s %s\n", s.yellow("warning:"), esc(wn))
 	}
+	if c := r.ExecResolvConf; c != nil {
+		if c.Match {
+			fmt.Fprintf(&b, "  %s the real file (%s) is what kubelet would write\n", s.green("--exec:"), esc(c.Source))
+		} else {
+			fmt.Fprintf(&b, "  %s the real file (%s) differs from the one computed from the pod spec:\n", s.red("--exec:"), esc(c.Source))
+			for _, d := range c.Differences {
+				fmt.Fprintf(&b, "    - %s\n", esc(d))
+			}
+			fmt.Fprintf(&b, "  computed:\n")
+			for _, l := range strings.Split(strings.TrimRight(c.Computed, "\n"), "\n") {
+				if l != "" {
+					fmt.Fprintf(&b, "    %s\n", esc(l))
+				}
+			}
+		}
+	}
 
 	a := r.Answer
 	pk := fmt.Sprintf("%d", a.Packets)
@@ -85,6 +101,10 @@ func DNS(w io.Writer, r *dnssim.Report, o Options) error {
 	}
 	if len(r.Candidates) > len(r.Rounds) {
 		fmt.Fprintf(&b, "  %s %s\n", s.dim("not tried:"), s.dim(esc(strings.Join(r.Candidates[len(r.Rounds):], " "))))
+	}
+	if r.QType != "" && len(r.Queries) == 1 {
+		writeRecords(&b, s, "answer section", r.Queries[0].Answers)
+		writeRecords(&b, s, "additional section", r.Queries[0].Additional)
 	}
 
 	fmt.Fprintf(&b, "\n%s ", s.bold("Answer:"))
@@ -115,6 +135,9 @@ func DNS(w io.Writer, r *dnssim.Report, o Options) error {
 		for _, ad := range r.Advice {
 			fmt.Fprintf(&b, "  - %s: %d round(s), saves %d round(s) and %d packet(s)\n", esc(ad.Text), ad.Rounds, ad.SavesRounds, ad.SavesPackets)
 		}
+	}
+	if r.Live != nil {
+		writeLive(&b, s, r)
 	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", s.bold("Notes:"))
@@ -179,4 +202,101 @@ func nextText(s style, next string) string {
 		return s.yellow("abandon search list")
 	}
 	return next
+}
+
+// writeRecords lists records dig-style: name, TTL, type, data.
+func writeRecords(b *bytes.Buffer, s style, title string, rrs []dnssim.RR) {
+	if len(rrs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "  %s\n", s.dim(title+":"))
+	tw := tabwriter.NewWriter(b, 0, 4, 1, ' ', 0)
+	for _, rr := range rrs {
+		fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\n", esc(rr.Name), rr.TTL, rr.Type, esc(rr.Data))
+	}
+	_ = tw.Flush()
+}
+
+// liveLabel is one side of the live table: the rcode or the records, with
+// TTLs (they are part of what is compared).
+func liveLabel(a dnssim.LiveAnswer) string {
+	if a.Error != "" {
+		return "no answer: " + a.Error
+	}
+	if a.Rcode != dnssim.NOERROR {
+		return string(a.Rcode)
+	}
+	if len(a.Answers) == 0 {
+		return "NODATA"
+	}
+	var parts []string
+	for _, rr := range a.Answers {
+		d := rr.Data
+		if rr.Type == "CNAME" || rr.Type == "SRV" || rr.Type == "PTR" || rr.Type == "TXT" {
+			d = rr.Type + " " + d
+		}
+		parts = append(parts, fmt.Sprintf("%s (ttl %d)", d, rr.TTL))
+	}
+	if len(a.Additional) > 0 {
+		parts = append(parts, fmt.Sprintf("+%d additional", len(a.Additional)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// writeLive prints --live: every question with the predicted and the real
+// answer side by side, each difference spelled out, then the real walk.
+func writeLive(b *bytes.Buffer, s style, r *dnssim.Report) {
+	lv := r.Live
+	fmt.Fprintf(b, "\n%s %s\n", s.bold("Live check:"), esc(lv.Server))
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  QUESTION\tPREDICTED\tREAL\t")
+	for _, q := range lv.Questions {
+		pred := liveLabel(q.Predicted)
+		if q.Assumed {
+			pred += " (assumed)"
+		}
+		status := s.green("same")
+		if !q.Match {
+			status = s.red("DIFFERENT")
+		}
+		fmt.Fprintf(tw, "  %s %s\t%s\t%s\t%s\n", esc(q.Name), q.Type, esc(pred), esc(liveLabel(q.Real)), status)
+	}
+	_ = tw.Flush()
+	for _, q := range lv.Questions {
+		for _, d := range q.Differences {
+			why := ""
+			if q.Assumed {
+				why = " (the prediction was an assumption: give --records)"
+			}
+			fmt.Fprintf(b, "  %s %s %s: %s%s\n", s.red("difference:"), esc(q.Name), q.Type, esc(d), why)
+		}
+		if q.InWalk == "real" {
+			fmt.Fprintf(b, "  %s %s %s is asked only in the real walk\n", s.yellow("note:"), esc(q.Name), q.Type)
+		} else if q.InWalk == "predicted" {
+			fmt.Fprintf(b, "  %s %s %s is asked only in the predicted walk\n", s.yellow("note:"), esc(q.Name), q.Type)
+		}
+	}
+	if w := lv.Walk; w != nil {
+		res := s.green("ok") + " " + esc(strings.Join(w.Addresses, ", "))
+		if w.Status != "ok" {
+			res = s.red("fail") + " " + esc(w.Error)
+		}
+		fmt.Fprintf(b, "  real walk (%s with the real answers): %d round(s), %s", r.Resolver, w.Rounds, res)
+		if w.AnsweredBy != "" {
+			fmt.Fprintf(b, " (from %s)", esc(w.AnsweredBy))
+		}
+		if w.Match {
+			fmt.Fprintf(b, ": %s\n", s.green("as predicted"))
+		} else {
+			fmt.Fprintf(b, ": %s\n", s.red("NOT as predicted"))
+			for _, d := range w.Differences {
+				fmt.Fprintf(b, "    - %s\n", esc(d))
+			}
+		}
+	}
+	if lv.Differences == 0 {
+		fmt.Fprintf(b, "  %s\n", s.green("no differences: the cluster's DNS answers as predicted"))
+	} else {
+		fmt.Fprintf(b, "  %s\n", s.red(fmt.Sprintf("%d difference(s) between the prediction and the cluster's DNS", lv.Differences)))
+	}
 }

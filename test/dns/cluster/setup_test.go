@@ -140,6 +140,8 @@ func prepare() env {
 	return e
 }
 
+func (e *env) timeout() time.Duration { return time.Minute }
+
 func stateRoot() string {
 	if r := os.Getenv("SVCT_ROOT"); r != "" {
 		return r
