@@ -309,8 +309,11 @@ func (o *DNSOptions) Run(ctx context.Context) error {
 		dnsSvcIPs = clusterIPs(dnsSvc)
 	}
 	if len(clusterDNS) == 0 && len(dnsSvcIPs) > 0 {
-		clusterDNS = dnsSvcIPs
-		notes = append(notes, "cluster DNS taken from Service kube-system/kube-dns ("+strings.Join(dnsSvcIPs, ", ")+"); give --cluster-dns if kubelet uses another address (e.g. NodeLocal DNSCache 169.254.20.10)")
+		// kubeadm sets kubelet's clusterDNS to the DNS Service's address in
+		// the primary service CIDR only (componentconfigs/kubelet.go,
+		// constants.GetDNSIP), also on dual-stack clusters.
+		clusterDNS = dnsSvcIPs[:1]
+		notes = append(notes, "kubelet's clusterDNS taken to be the primary ClusterIP of Service "+dnsSvc.Namespace+"/"+dnsSvc.Name+" ("+dnsSvcIPs[0]+"), as kubeadm configures it; give --cluster-dns if kubelet uses other addresses (e.g. NodeLocal DNSCache 169.254.20.10)")
 	}
 
 	in.Cluster = clusterModel(world, plugin, dnsSvcIPs)
@@ -383,14 +386,16 @@ func (o *DNSOptions) Run(ctx context.Context) error {
 	return render.DNS(o.streams.Out, rep, render.Options{Format: o.Format, Color: o.Color})
 }
 
-// readFiles reads -f objects. Namespaces are those the objects live in
-// (files carry no Namespace list), plus default and kube-system.
+// readFiles reads -f objects. Namespaces are the Namespace objects given;
+// without any, those the objects live in plus default and kube-system. The
+// Corefile comes from a kube-system/coredns ConfigMap in the files, if any.
 func (o *DNSOptions) readFiles() (*dnsWorld, error) {
-	objs, err := cluster.ReadFiles(*o.files)
+	objs, extras, err := readFilesWithExtras(*o.files)
 	if err != nil {
 		return nil, err
 	}
-	w := &dnsWorld{services: objs.Services, slices: objs.EndpointSlices, pods: objs.Pods, namespaces: map[string]bool{"default": true, "kube-system": true}, notes: objs.Warnings}
+	w := &dnsWorld{services: objs.Services, slices: objs.EndpointSlices, pods: objs.Pods, namespaces: map[string]bool{}, notes: objs.Warnings,
+		corefile: extras.corefile, corefileAt: extras.corefileAt}
 	for _, ep := range objs.Endpoints {
 		have := false
 		for _, s := range w.slices {
@@ -402,13 +407,20 @@ func (o *DNSOptions) readFiles() (*dnsWorld, error) {
 			w.slices = append(w.slices, cluster.SlicesFromEndpoints(&ep)...)
 		}
 	}
-	for _, s := range objs.Services {
-		w.namespaces[nsOrDefault(s.Namespace)] = true
+	if len(extras.namespaces) > 0 {
+		for _, n := range extras.namespaces {
+			w.namespaces[n] = true
+		}
+	} else {
+		w.namespaces["default"], w.namespaces["kube-system"] = true, true
+		for _, s := range objs.Services {
+			w.namespaces[nsOrDefault(s.Namespace)] = true
+		}
+		for _, p := range objs.Pods {
+			w.namespaces[nsOrDefault(p.Namespace)] = true
+		}
+		w.notes = append(w.notes, "objects from files: no Namespace objects given, so namespaces are inferred from the objects (plus default and kube-system); a name in another existing namespace would get NODATA rather than NXDOMAIN")
 	}
-	for _, p := range objs.Pods {
-		w.namespaces[nsOrDefault(p.Namespace)] = true
-	}
-	w.notes = append(w.notes, "objects from files: namespaces are inferred from the objects given (plus default and kube-system); a name in another existing namespace would get NODATA rather than NXDOMAIN")
 	if o.PodName != "" {
 		for i := range objs.Pods {
 			p := &objs.Pods[i]
