@@ -111,6 +111,25 @@ type Reply struct {
 	Authoritative, Truncated, RecursionAvailable bool
 	// EDNS is set when the reply carried an OPT record.
 	EDNS bool
+	// Raw is the message as received.
+	Raw []byte
+}
+
+// decode runs gopacket's decoder, turning its panics into errors: v1.1.19
+// indexes past the end of a record whose RDATA is cut short (dns.go:715,
+// found by FuzzParseReply; the input is in testdata/fuzz), and a reply from
+// the network must never crash the plugin.
+func decode(b []byte) (d *layers.DNS, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d, err = nil, fmt.Errorf("malformed message (%v)", r)
+		}
+	}()
+	d = &layers.DNS{}
+	if err := d.DecodeFromBytes(b, gopacket.NilDecodeFeedback); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 var rcodeNames = map[layers.DNSResponseCode]dnssim.Rcode{
@@ -125,14 +144,14 @@ var rcodeNames = map[layers.DNSResponseCode]dnssim.Rcode{
 // ParseReply decodes a reply message. A message that is not a response, or
 // does not decode, is an error.
 func ParseReply(b []byte) (*Reply, error) {
-	var d layers.DNS
-	if err := d.DecodeFromBytes(b, gopacket.NilDecodeFeedback); err != nil {
+	d, err := decode(b)
+	if err != nil {
 		return nil, fmt.Errorf("decoding a %d-byte DNS message: %w", len(b), err)
 	}
 	if !d.QR {
 		return nil, fmt.Errorf("the message (id %d) is a query, not a reply", d.ID)
 	}
-	r := &Reply{ID: d.ID, Authoritative: d.AA, Truncated: d.TC, RecursionAvailable: d.RA}
+	r := &Reply{ID: d.ID, Authoritative: d.AA, Truncated: d.TC, RecursionAvailable: d.RA, Raw: append([]byte(nil), b...)}
 	if len(d.Questions) > 0 {
 		r.Question = dnssim.Question{Name: string(d.Questions[0].Name) + ".", Type: typeName(d.Questions[0].Type)}
 	}

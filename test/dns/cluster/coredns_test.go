@@ -324,3 +324,46 @@ func TestModelMatchesCoreDNS(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordWire records real CoreDNS replies, byte for byte, as the
+// fixtures of pkg/dnssim/dnswire's parser tests and the seed corpus of its
+// fuzz test (run by hack/record-dns-wire.sh; skipped otherwise).
+func TestRecordWire(t *testing.T) {
+	if os.Getenv("SVCTRACE_DNS_RECORD_WIRE") != "1" {
+		t.Skip("SKIPPED: set SVCTRACE_DNS_RECORD_WIRE=1 (hack/record-dns-wire.sh) to re-record pkg/dnssim/dnswire/testdata/coredns")
+	}
+	e := cluster(t)
+	dir := filepath.Join(e.repo, "pkg", "dnssim", "dnswire", "testdata", "coredns")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ file, name, qtype string }{
+		{"a", "nginx-svc.default.svc.cluster.local.", "A"},
+		{"aaaa", "dual-svc.default.svc.cluster.local.", "AAAA"},
+		{"nodata", "ngx-dep-svc.default.svc.cluster.local.", "AAAA"},
+		{"nxdomain", "no-such-svc.default.svc.cluster.local.", "A"},
+		{"srv-headless", "_http._tcp.web.svct-dns.svc.cluster.local.", "SRV"},
+		{"srv-dual", "_http._tcp.api.svct-dns.svc.cluster.local.", "SRV"},
+		{"ptr", "10.0.96.10.in-addr.arpa.", "PTR"},
+		{"ptr6", "a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.6.9.0.0.0.1.0.0.0.0.d.f.ip6.arpa.", "PTR"},
+		{"cname", "ngx-external.default.svc.cluster.local.", "CNAME"},
+		{"cname-only-a", "ngx-external.default.svc.cluster.local.", "A"},
+		{"cname-chain", "ext-chain.svct-dns.svc.cluster.local.", "A"},
+		{"txt", "dns-version.cluster.local.", "TXT"},
+		{"servfail", "www.example.com.", "A"},
+		{"ns-dns", "ns.dns.cluster.local.", "AAAA"},
+		{"mixed-case", "NGX-DEP-SVC.Default.svc.cluster.local.", "A"},
+	} {
+		for _, network := range []string{"udp", "tcp"} {
+			r, err := ask(network, dnssim.Question{Name: c.name, Type: c.qtype}, "10.96.0.10:53")
+			if err != nil {
+				t.Fatalf("%s %s over %s: %v", c.name, c.qtype, network, err)
+			}
+			f := filepath.Join(dir, c.file+"-"+network+".bin")
+			if err := os.WriteFile(f, r.Raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("recorded %s (%d bytes, %s)", f, len(r.Raw), r.Response.Rcode)
+		}
+	}
+}
