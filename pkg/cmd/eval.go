@@ -70,23 +70,29 @@ type EvalOptions struct {
 	streams   genericiooptions.IOStreams
 }
 
-// NewCmdEval builds `kubectl svc-trace eval`: a node's saved iptables rules
-// (iptables-save of either backend, ip6tables-save, or iptables -S output)
-// and one packet, evaluated offline the way the kernel walks them.
+// NewCmdEval builds `kubectl svc-trace eval`: a node's saved packet-filter
+// rules (iptables-save of either backend, ip6tables-save, iptables -S
+// output, nft list ruleset as text or JSON, nft -f input) and one packet,
+// evaluated offline the way the kernel walks them.
 func NewCmdEval(streams genericiooptions.IOStreams) *cobra.Command {
 	f := &EvalFlags{}
 	cmd := &cobra.Command{
 		Use:   "eval --rules FILE --src IP --dst IP --dport PORT [flags]",
-		Short: "Evaluate a packet through a node's saved iptables rules, offline",
-		Long: `Evaluate the first packet of a new connection through a node's iptables rules, as the
-kernel walks them: raw, mangle, nat PREROUTING (or OUTPUT for --hook output), the routing
-decision on the DNATed address, filter FORWARD or INPUT (OUTPUT), nat POSTROUTING.
+		Short: "Evaluate a packet through a node's saved iptables or nftables rules, offline",
+		Long: `Evaluate the first packet of a new connection through a node's packet-filter rules, as the
+kernel walks them: every base chain of the prerouting hook (or output for --hook output) in
+priority order — iptables' raw, mangle and nat tables and nftables chains alike — the routing
+decision on the DNATed address, then the forward or input hook (output), and postrouting.
 
---rules takes iptables-save or ip6tables-save output of either backend (legacy or nft), with
-or without counters, or iptables -S output (the table is read from the chain policies, or
---table); repeat it for several files (IPv4 and IPv6, nat and filter, legacy and nft).
+--rules takes, each file auto-detected: iptables-save or ip6tables-save output of either backend
+(legacy or nft), with or without counters; iptables -S output (the table is read from the chain
+policies, or --table); nft list ruleset output or an nft -f file (kube-proxy's nftables mode and
+every other table: iptables-nft's, firewalld's, CNI plugins'); nft -j list ruleset (JSON).
+Repeat it for several files (IPv4 and IPv6, nat and filter, legacy and nft).
 kube-proxy's load balancing is shown as branches with exact probabilities (three endpoints
-get exactly 1/3 each), session affinity as sticky branches, masquerade per branch.
+get exactly 1/3 each, from iptables' statistic rules or nftables' numgen), masquerade per
+branch, iptables session affinity as sticky branches (an nft dump holds the affinity sets'
+state, which is used as it is).
 Rules that cannot be decided (an unknown match, an interface or ipset not given) are never
 treated as matching; they are listed as warnings and the result is marked uncertain.
 
@@ -120,7 +126,7 @@ Exit status:
 
 // AddFlags registers eval's flags.
 func (f *EvalFlags) AddFlags(fs *pflag.FlagSet) {
-	fs.StringSliceVar(&f.Rules, "rules", nil, "Rules file: iptables-save / ip6tables-save (legacy or nft) or iptables -S output; - for stdin. Repeatable.")
+	fs.StringSliceVar(&f.Rules, "rules", nil, "Rules file, auto-detected: iptables-save / ip6tables-save (legacy or nft), iptables -S, nft list ruleset (text or -j JSON) or nft -f input; - for stdin. Repeatable.")
 	fs.StringVar(&f.Table, "table", "", "Table of iptables -S input that has no chain policies to tell (iptables -t TABLE -S).")
 	fs.StringSliceVar(&f.NodeIPs, "node-ip", nil, "The node's own addresses (with loopback they are addrtype LOCAL and local delivery). Repeatable.")
 	fs.StringVar(&f.Node, "node", "", "The node's name, to tell local endpoints with -f (default: the only Node in the objects).")
@@ -133,7 +139,7 @@ func (f *EvalFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.InIface, "in-interface", "", "Input interface, to decide -i matches (prerouting only).")
 	fs.StringVar(&f.OutIface, "out-interface", "", "Output interface, to decide -o matches (overrides --routes).")
 	fs.StringSliceVar(&f.Routes, "routes", nil, "The node's routes (ip route / ip -6 route / ip -j route output), to decide -o matches. Repeatable.")
-	fs.StringSliceVar(&f.Affinity, "affinity", nil, "Session-affinity state: recent lists (KUBE-SEP-...) that already hold the client. Without it affinity is shown as sticky branches.")
+	fs.StringSliceVar(&f.Affinity, "affinity", nil, "Session-affinity state: recent lists (KUBE-SEP-...) or nft affinity sets (affinity-...) that already hold the client. Without it iptables affinity is shown as sticky branches and nft affinity sets are used as dumped.")
 	fs.StringVar(&f.Mark, "mark", "", "Packet mark on entry (default 0).")
 	fs.StringSliceVarP(&f.Filenames, "filename", "f", nil, "Name chains and endpoints after these objects (Services, EndpointSlices, Pods, Nodes; kubectl get -o yaml|json). Repeatable.")
 	fs.BoolVarP(&f.Recursive, "recursive", "R", false, "Process the directories given with -f recursively.")
@@ -271,7 +277,8 @@ func (o *EvalOptions) Run(_ context.Context) error {
 		if o.Input.Packet.Dst.Is6() {
 			fam = corev1.IPv6Protocol
 		}
-		m := rules.MapChains(o.Input.Rulesets, ServicePortsFromObjects(objs.Services, objs.EndpointSlices, objs.Pods, fam), rules.NodeInfo{Name: node, Zone: nodeZone(objs.Nodes, node)})
+		sps := withServiceDetails(ServicePortsFromObjects(objs.Services, objs.EndpointSlices, objs.Pods, fam), objs.Services, fam)
+		m := rules.MapChains(o.Input.Rulesets, sps, rules.NodeInfo{Name: node, Zone: nodeZone(objs.Nodes, node)})
 		m.Apply(res)
 	}
 	return render.Eval(o.streams.Out, res, render.Options{Format: o.Format, Color: o.Color})
@@ -287,9 +294,9 @@ func (o *EvalOptions) readRules(file string) (*rules.Ruleset, error) {
 		defer f.Close()
 		r = f
 	}
-	rs, err := rules.Parse(r, rules.ParseOptions{Source: file, Table: o.TableHint})
+	rs, err := rules.ParseAny(r, rules.ParseOptions{Source: file, Table: o.TableHint})
 	if errors.Is(err, rules.ErrNoRules) {
-		return nil, fmt.Errorf("%s: not iptables-save or iptables -S output (nftables and ipvsadm dumps are not supported yet)", file)
+		return nil, fmt.Errorf("%s: not a dump this command reads (iptables-save, iptables -S, nft list ruleset, nft -j list ruleset, nft -f input)", file)
 	}
 	return rs, err
 }
@@ -307,4 +314,57 @@ func nodeZone(nodes []corev1.Node, name string) string {
 // eval command's callers).
 func ServicePortsFromObjects(svcs []corev1.Service, slices []discoveryv1.EndpointSlice, pods []corev1.Pod, family corev1.IPFamily) []rules.ServicePortInfo {
 	return trace.ServicePortsFromObjects(svcs, slices, pods, family)
+}
+
+// withServiceDetails fills in what rules.MapChains needs for the nftables
+// and IPVS modes and trace.ServicePortsFromObjects may not set: ClientIP
+// affinity (nft per-endpoint chains and affinity sets), and the port's
+// ClusterIP, port, NodePort and externalIPs of the family (IPVS virtual
+// servers). Values already set are kept.
+func withServiceDetails(sps []rules.ServicePortInfo, svcs []corev1.Service, family corev1.IPFamily) []rules.ServicePortInfo {
+	is6 := family == corev1.IPv6Protocol
+	ofFamily := func(ip string) bool {
+		a, err := netip.ParseAddr(strings.TrimSpace(ip))
+		return err == nil && a.Unmap().Is6() == is6
+	}
+	for i := range sps {
+		sp := &sps[i]
+		for j := range svcs {
+			s := &svcs[j]
+			if s.Namespace != sp.Namespace || s.Name != sp.Name {
+				continue
+			}
+			sp.ClientIPAffinity = sp.ClientIPAffinity || s.Spec.SessionAffinity == corev1.ServiceAffinityClientIP
+			if sp.ClusterIP == "" {
+				for _, ip := range append([]string{s.Spec.ClusterIP}, s.Spec.ClusterIPs...) {
+					if ofFamily(ip) {
+						sp.ClusterIP = ip
+						break
+					}
+				}
+			}
+			if len(sp.ExternalIPs) == 0 {
+				for _, ip := range s.Spec.ExternalIPs {
+					if ofFamily(ip) {
+						sp.ExternalIPs = append(sp.ExternalIPs, ip)
+					}
+				}
+			}
+			for _, p := range s.Spec.Ports {
+				proto := p.Protocol
+				if proto == "" {
+					proto = corev1.ProtocolTCP
+				}
+				if p.Name == sp.PortName && strings.EqualFold(string(proto), sp.Protocol) {
+					if sp.Port == 0 {
+						sp.Port = int(p.Port)
+					}
+					if sp.NodePort == 0 {
+						sp.NodePort = int(p.NodePort)
+					}
+				}
+			}
+		}
+	}
+	return sps
 }

@@ -112,7 +112,7 @@ func TestEvalCommandUpstreamRules(t *testing.T) {
 func TestEvalCommandErrors(t *testing.T) {
 	rules := upstreamRules(t, "TestTracePacket-L1489")
 	notRules := filepath.Join(t.TempDir(), "x.txt")
-	_ = os.WriteFile(notRules, []byte("table ip kube-proxy {\n}\n"), 0o644)
+	_ = os.WriteFile(notRules, []byte("Chain KUBE-SERVICES (2 references)\ntarget prot opt source destination\n"), 0o644)
 	tests := []struct {
 		name string
 		args []string
@@ -125,7 +125,7 @@ func TestEvalCommandErrors(t *testing.T) {
 		{"bad proto", []string{"--rules", rules, "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80", "--proto", "icmp"}, `invalid --proto "icmp"`},
 		{"bad hook", []string{"--rules", rules, "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80", "--hook", "input"}, `invalid --hook "input"`},
 		{"missing file", []string{"--rules", "/nonexistent", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"}, "no such file"},
-		{"not iptables", []string{"--rules", notRules, "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"}, "not iptables-save or iptables -S output"},
+		{"not a dump", []string{"--rules", notRules, "--src", "10.0.0.1", "--dst", "10.0.0.2", "--dport", "80"}, "not a dump this command reads"},
 		{"wrong family", []string{"--rules", rules, "--src", "fd00::2", "--dst", "fd00::1", "--dport", "80"}, "no ipv6 rules given"},
 	}
 	for _, tc := range tests {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -39,10 +40,16 @@ func Evaluate(in EvalInput) (*Result, error) {
 }
 
 type evaluator struct {
-	in       EvalInput
-	family   Family
-	tables   map[Table][]*TableRules
-	local    []netip.Prefix
+	in     EvalInput
+	family Family
+	tables map[Table][]*TableRules
+	// tableOrder lists the iptables tables walked, in input order;
+	// nftBase the nftables base chains of the packet's family.
+	tableOrder []*TableRules
+	nftBase    []*NFTChain
+	hookCache  [5][]hookEntry
+	ipsets     map[string]*IPSet
+	local      []netip.Prefix
 	proto    uint32
 	max      int
 	done     []*machine
@@ -97,6 +104,41 @@ func newEvaluator(in EvalInput) (*evaluator, error) {
 		e.max = 4096
 	}
 	used := 0
+	nftFam := "ip"
+	if fam == IPv6 {
+		nftFam = "ip6"
+	}
+	// iptables-nft's tables appear in an nft dump too; when the same
+	// node's iptables-save (nft backend) is given, its reading of them is
+	// used (nft cannot print every xtables match) and the nft copies are
+	// left out.
+	iptNFT := map[Table]string{}
+	for _, rs := range in.Rulesets {
+		if rs != nil && (rs.Family == FamilyUnknown || rs.Family == fam) && rs.Backend == BackendNFT {
+			for _, t := range rs.Tables {
+				iptNFT[t.Name] = rs.Source
+			}
+		}
+	}
+	// ipset contents: from the ipset dumps among the rulesets, and those
+	// given explicitly, which win.
+	for _, rs := range in.Rulesets {
+		if rs == nil {
+			continue
+		}
+		for name, set := range rs.IPSets {
+			if e.ipsets == nil {
+				e.ipsets = map[string]*IPSet{}
+			}
+			e.ipsets[name] = set
+		}
+	}
+	for name, set := range in.IPSets {
+		if e.ipsets == nil {
+			e.ipsets = map[string]*IPSet{}
+		}
+		e.ipsets[name] = set
+	}
 	for _, rs := range in.Rulesets {
 		if rs == nil {
 			continue
@@ -105,6 +147,23 @@ func newEvaluator(in EvalInput) (*evaluator, error) {
 			continue
 		}
 		used++
+		if rs.NFT != nil {
+			for _, t := range rs.NFT.Tables {
+				if t.Family != nftFam && t.Family != "inet" {
+					continue
+				}
+				if src, ok := iptNFT[Table(t.Name)]; ok && t.IptablesNFT {
+					e.warn(Warning{Source: rs.Source, Line: t.Line, Message: fmt.Sprintf(
+						"table %s (iptables-nft) is read from %s instead of from this nft dump", t, sourceName(src))})
+					continue
+				}
+				for _, c := range t.Chains {
+					if c.Base() && (c.Type == "filter" || c.Type == "nat" || c.Type == "route") {
+						e.nftBase = append(e.nftBase, c)
+					}
+				}
+			}
+		}
 		for _, t := range rs.Tables {
 			if prev := e.tables[t.Name]; len(prev) > 0 && prev[len(prev)-1].rs != rs {
 				e.warn(Warning{Source: rs.Source, Table: string(t.Name), Message: fmt.Sprintf(
@@ -115,14 +174,17 @@ func newEvaluator(in EvalInput) (*evaluator, error) {
 				continue // a repeated table in one dump: the first counts (warned at parse)
 			}
 			e.tables[t.Name] = append(e.tables[t.Name], t)
+			e.tableOrder = append(e.tableOrder, t)
 		}
 	}
 	if used == 0 {
 		return nil, fmt.Errorf("no %s rules given (the rulesets are for the other IP family)", fam)
 	}
-	for _, t := range []Table{TableNAT, TableFilter} {
-		if len(e.tables[t]) == 0 {
-			e.warn(Warning{Table: string(t), Message: fmt.Sprintf("no %s table in the input: its rules were not evaluated", t)})
+	if len(e.nftBase) == 0 {
+		for _, t := range []Table{TableNAT, TableFilter} {
+			if len(e.tables[t]) == 0 {
+				e.warn(Warning{Table: string(t), Message: fmt.Sprintf("no %s table in the input: its rules were not evaluated", t)})
+			}
 		}
 	}
 	if fam == IPv4 {
@@ -161,29 +223,156 @@ func (e *evaluator) isLocal(a netip.Addr) bool {
 	return false
 }
 
-// stage is one table's built-in chain at one hook, or the routing decision.
+// hookID is a netfilter hook.
+type hookID uint8
+
+const (
+	hPre hookID = iota
+	hIn
+	hFwd
+	hOut
+	hPost
+)
+
+var (
+	hookNames = [...]string{"prerouting", "input", "forward", "output", "postrouting"}
+	// iptChain is the built-in iptables chain of each hook.
+	iptChain = [...]string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
+)
+
+// natManip is the NAT manipulation a hook's nat chains set up: the
+// destination at prerouting and output, the source at input and
+// postrouting (nf_nat_inet_fn; -1: none at forward).
+func natManip(h hookID) int {
+	switch h {
+	case hPre, hOut:
+		return 0
+	case hIn, hPost:
+		return 1
+	}
+	return -1
+}
+
+// natPos is the priority at which the kernel's NAT hook runs all nat-type
+// chains of a hook, whatever their own priority (which only orders them
+// among themselves): NF_IP_PRI_NAT_DST -100, NF_IP_PRI_NAT_SRC 100.
+func natPos(h hookID) int {
+	if natManip(h) == 0 {
+		return -100
+	}
+	return 100
+}
+
+// stage is one hook of the packet's path, or the routing decision.
 type stage struct {
-	table Table
-	chain string
+	hook  hookID
 	route bool
 }
 
-func st(t Table, c string) stage { return stage{table: t, chain: c} }
-
-// The hook sequences (net/netfilter priorities: raw -300, conntrack -200,
-// mangle -150, nat dst -100, filter 0, security 50, nat src 100).
+// The paths through the hooks. Within a hook every base chain of every
+// table — iptables' built-in chains (raw -300, mangle -150, nat, filter
+// 0, security 50) and nftables base chains at their declared priorities —
+// runs in priority order (see hookEntries).
 var (
-	stagesPrerouting = []stage{st(TableRaw, "PREROUTING"), st(TableMangle, "PREROUTING"), st(TableNAT, "PREROUTING"), {route: true}}
-	stagesInput      = []stage{st(TableMangle, "INPUT"), st(TableFilter, "INPUT"), st(TableSecurity, "INPUT"), st(TableNAT, "INPUT")}
-	stagesForward    = []stage{st(TableMangle, "FORWARD"), st(TableFilter, "FORWARD"), st(TableSecurity, "FORWARD"), st(TableMangle, "POSTROUTING"), st(TableNAT, "POSTROUTING")}
-	stagesOutput     = []stage{st(TableRaw, "OUTPUT"), st(TableMangle, "OUTPUT"), st(TableNAT, "OUTPUT"), {route: true},
-		st(TableFilter, "OUTPUT"), st(TableSecurity, "OUTPUT"), st(TableMangle, "POSTROUTING"), st(TableNAT, "POSTROUTING")}
-	// A locally sent packet to a local address comes back in on lo: raw
-	// and mangle PREROUTING run again, nat does not (the connection's
-	// NAT is already set up), then INPUT.
-	stagesLoopback = []stage{st(TableRaw, "PREROUTING"), st(TableMangle, "PREROUTING"),
-		st(TableMangle, "INPUT"), st(TableFilter, "INPUT"), st(TableSecurity, "INPUT")}
+	stagesPrerouting = []stage{{hook: hPre}, {route: true}}
+	stagesInput      = []stage{{hook: hIn}}
+	stagesForward    = []stage{{hook: hFwd}, {hook: hPost}}
+	stagesOutput     = []stage{{hook: hOut}, {hook: hPost}}
+	// A locally sent packet to a local address comes back in on lo:
+	// PREROUTING and INPUT run again, but not their nat chains (the
+	// connection's NAT is already set up: nf_nat_initialized).
+	stagesLoopback = []stage{{hook: hPre}, {hook: hIn}}
 )
+
+// hookEntry is one base chain at a hook, or the output reroute.
+type hookEntry struct {
+	pos   int  // where it runs: its priority, or natPos for nat chains
+	class int8 // 0 filter/route chain, 1 nat chain, 2 the output reroute
+	prio  int  // its own priority (orders nat chains among themselves)
+	seq   int  // input order, for equal priorities
+	nat   bool
+	route bool
+	t     *TableRules // iptables: the table and its built-in chain
+	ch    *Chain
+	nc    *NFTChain // nftables: the base chain
+}
+
+// iptPriority is the priority of an iptables table's hooks (iptable_*.c).
+func iptPriority(t Table, h hookID) (int, bool) {
+	switch t {
+	case TableRaw:
+		return -300, false
+	case TableMangle:
+		return -150, false
+	case TableNAT:
+		return natPos(h), true
+	case TableFilter:
+		return 0, false
+	case TableSecurity:
+		return 50, false
+	}
+	return 0, false
+}
+
+// hookEntries lists, in the order the kernel runs them, the base chains
+// of hook h in every table of the packet's family. Equal priorities keep
+// the order the inputs were given in (the kernel's is registration order,
+// which a dump does not show).
+func (e *evaluator) hookEntries(h hookID) []hookEntry {
+	if c := e.hookCache[h]; c != nil {
+		return c
+	}
+	var out []hookEntry
+	seq := 0
+	for _, t := range e.tableOrder {
+		ch := t.Chain(iptChain[h])
+		if ch == nil {
+			continue
+		}
+		pos, nat := iptPriority(t.Name, h)
+		cls := int8(0)
+		if nat {
+			cls = 1
+		}
+		out = append(out, hookEntry{pos: pos, class: cls, prio: pos, seq: seq, nat: nat, t: t, ch: ch})
+		seq++
+	}
+	for _, c := range e.nftBase {
+		if c.Hook != hookNames[h] {
+			continue
+		}
+		en := hookEntry{pos: c.Priority, prio: c.Priority, seq: seq, nc: c}
+		if c.Type == "nat" {
+			en.pos, en.class, en.nat = natPos(h), 1, true
+		}
+		out = append(out, en)
+		seq++
+	}
+	if h == hOut {
+		// The reroute after the output hook's NAT (ip_route_me_harder in
+		// the nat and mangle output hooks): later chains see the route
+		// to the DNATed address.
+		out = append(out, hookEntry{pos: -100, class: 2, seq: seq, route: true})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.pos != b.pos {
+			return a.pos < b.pos
+		}
+		if a.class != b.class {
+			return a.class < b.class
+		}
+		if a.prio != b.prio {
+			return a.prio < b.prio
+		}
+		return a.seq < b.seq
+	})
+	if out == nil {
+		out = []hookEntry{}
+	}
+	e.hookCache[h] = out
+	return out
+}
 
 type frame struct {
 	ch  *Chain
@@ -212,12 +401,22 @@ type machine struct {
 	// position
 	stages   []stage
 	stageIdx int
-	sub      []*TableRules // remaining tables of the current stage
-	tbl      *TableRules
+	hook     hookID
+	inHook   bool
+	entries  []hookEntry // remaining base chains of the current hook
+	cur      hookEntry   // the base chain being walked
+	tbl      *TableRules // iptables: its table, built-in chain and stack
 	base     *Chain
 	stack    []frame
+	nstack   []nframe // nftables: the chain stack
+	natInit  [2]bool  // NAT set up for the destination, the source
 	routed   bool
 	loopback bool
+	// nchoice is the value a forked nft statement takes (numgen, meta
+	// random) when it runs again in this branch; -1 when none.
+	nchoice int
+	nacts   []string // what the current nft rule did so far
+	nsave   [2]uint32
 
 	// record
 	steps      []Step
@@ -240,7 +439,9 @@ type decision struct {
 func (m *machine) clone() *machine {
 	c := *m
 	c.stages = append([]stage(nil), m.stages...)
-	c.sub = append([]*TableRules(nil), m.sub...)
+	c.entries = append([]hookEntry(nil), m.entries...)
+	c.nstack = append([]nframe(nil), m.nstack...)
+	c.nacts = append([]string(nil), m.nacts...)
 	c.stack = append([]frame(nil), m.stack...)
 	c.steps = append([]Step(nil), m.steps...)
 	c.decisions = append([]decision(nil), m.decisions...)
@@ -254,7 +455,7 @@ func (e *evaluator) run() {
 	m := &machine{
 		src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort,
 		origDst: p.Dst, origDport: p.DstPort, mark: p.Mark,
-		prob: big.NewRat(1, 1),
+		prob: big.NewRat(1, 1), nchoice: -1,
 	}
 	if e.in.Hook == HookOutput {
 		m.stages = append(m.stages, stagesOutput...)
@@ -326,10 +527,16 @@ const maxDepth = 128
 // alternatives (m itself is abandoned).
 func (e *evaluator) step(m *machine) []*machine {
 	for !m.finished {
-		if len(m.stack) == 0 {
+		if len(m.stack) == 0 && len(m.nstack) == 0 {
 			if !e.nextChain(m) {
 				e.finish(m)
 				return nil
+			}
+			continue
+		}
+		if len(m.nstack) > 0 {
+			if forks := e.nftStep(m); forks != nil {
+				return forks
 			}
 			continue
 		}
@@ -355,20 +562,38 @@ func (e *evaluator) step(m *machine) []*machine {
 	return nil
 }
 
-// nextChain enters the next table's built-in chain of the hook sequence.
+// nextChain enters the next base chain of the current hook, moving on
+// to the next hook (or the routing decision) when the hook is done.
 func (e *evaluator) nextChain(m *machine) bool {
 	for {
-		if len(m.sub) > 0 {
-			t := m.sub[0]
-			m.sub = m.sub[1:]
-			st := m.stages[m.stageIdx-1]
-			ch := t.Chain(st.chain)
-			if ch == nil {
+		if len(m.entries) > 0 {
+			en := m.entries[0]
+			m.entries = m.entries[1:]
+			if en.route {
+				e.route(m)
 				continue
 			}
-			m.tbl, m.base = t, ch
-			m.stack = append(m.stack[:0], frame{ch: ch})
+			if en.nat {
+				if mp := natManip(m.hook); mp >= 0 && m.natInit[mp] {
+					continue // this connection's NAT is set up already
+				}
+			}
+			m.cur = en
+			if en.ch != nil {
+				m.tbl, m.base = en.t, en.ch
+				m.stack = append(m.stack[:0], frame{ch: en.ch})
+			} else {
+				m.nstack = append(m.nstack[:0], nframe{ch: en.nc})
+			}
 			return true
+		}
+		if m.inHook {
+			// After a hook's NAT chains ran, the connection has its NAT
+			// binding (a null one if no rule matched).
+			if mp := natManip(m.hook); mp >= 0 {
+				m.natInit[mp] = true
+			}
+			m.inHook = false
 		}
 		if m.stageIdx >= len(m.stages) {
 			return false
@@ -379,7 +604,8 @@ func (e *evaluator) nextChain(m *machine) bool {
 			e.route(m)
 			continue
 		}
-		m.sub = append(m.sub[:0], e.tables[st.table]...)
+		m.hook, m.inHook = st.hook, true
+		m.entries = append(m.entries[:0], e.hookEntries(st.hook)...)
 	}
 }
 
@@ -430,7 +656,8 @@ func (e *evaluator) popChain(m *machine) {
 // endTable leaves the current table at this hook.
 func (e *evaluator) endTable(m *machine) {
 	m.stack = m.stack[:0]
-	if !m.finished && m.loopback && m.stageIdx >= len(m.stages) && len(m.sub) == 0 {
+	m.nstack = m.nstack[:0]
+	if !m.finished && m.loopback && m.stageIdx >= len(m.stages) && len(m.entries) == 0 {
 		// Sent to a local address: after POSTROUTING on lo the packet
 		// comes back in through PREROUTING and INPUT.
 		m.loopback = false
@@ -705,7 +932,7 @@ func (e *evaluator) addrType(a netip.Addr) uint32 {
 // conntrack runs (the raw table) the packet has no entry and xt_conntrack
 // reports INVALID.
 func (e *evaluator) ctState(m *machine) uint32 {
-	if m.tbl != nil && m.tbl.Name == TableRaw {
+	if m.cur.pos < -200 { // before conntrack (NF_IP_PRI_CONNTRACK)
 		return ctInvalid
 	}
 	s := ctNew
@@ -751,7 +978,7 @@ func (e *evaluator) testRecent(m *machine, cd *cond) (bool, string, *forkCond) {
 
 // testSet decides -m set --match-set with the given ipset contents.
 func (e *evaluator) testSet(m *machine, cd *cond) (bool, string, *forkCond) {
-	set := e.in.IPSets[cd.s]
+	set := e.ipsets[cd.s]
 	if set == nil {
 		return false, "--match-set " + cd.s + ": the set's contents were not given", nil
 	}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 )
@@ -28,6 +29,16 @@ type ServicePortInfo struct {
 	LoadBalancerVIPs []string
 	SourceRanges     []string
 	Endpoints        []EndpointInfo
+	// ClientIPAffinity: sessionAffinity ClientIP. In nftables mode only
+	// such a service has per-endpoint chains and affinity sets.
+	ClientIPAffinity bool
+	// ClusterIP, Port, NodePort and ExternalIPs of this port and family
+	// (IPVS virtual servers are keyed by them; ClusterIP also tells the
+	// family).
+	ClusterIP   string
+	Port        int
+	NodePort    int
+	ExternalIPs []string
 }
 
 // EndpointInfo is one endpoint of a Service port (addresses[0] of an
@@ -57,13 +68,14 @@ type NodeInfo struct {
 // ChainKind says what a per-service chain is for.
 type ChainKind string
 
-// Chain kinds, by prefix.
+// Chain kinds, by prefix (iptables; nftables).
 const (
-	KindService  ChainKind = "service"  // KUBE-SVC-
-	KindLocal    ChainKind = "local"    // KUBE-SVL-
-	KindExternal ChainKind = "external" // KUBE-EXT-
-	KindFirewall ChainKind = "firewall" // KUBE-FW-
-	KindEndpoint ChainKind = "endpoint" // KUBE-SEP-
+	KindService  ChainKind = "service"  // KUBE-SVC-; service-
+	KindLocal    ChainKind = "local"    // KUBE-SVL-; local-
+	KindExternal ChainKind = "external" // KUBE-EXT-; external-
+	KindFirewall ChainKind = "firewall" // KUBE-FW-; firewall-
+	KindEndpoint ChainKind = "endpoint" // KUBE-SEP-; endpoint-
+	KindAffinity ChainKind = "affinity" // nftables set affinity-
 )
 
 // ChainLabel ties a chain name to the Service port (and endpoint) it was
@@ -109,7 +121,13 @@ type ChainMap struct {
 	// Missing: chains kube-proxy creates for the API state (an endpoint it
 	// would use, a policy chain) that the rules do not have.
 	Missing []ChainProblem `json:"missing"`
+
+	// epLabels names endpoints by service port and address, for the
+	// nftables mode, where one service chain DNATs to all of them.
+	epLabels map[string]string
 }
+
+func epKey(spn, proto, ep string) string { return spn + "/" + proto + " " + ep }
 
 // Label returns the label of a chain name.
 func (m *ChainMap) Label(chain string) (ChainLabel, bool) {
@@ -131,9 +149,30 @@ func (m *ChainMap) Label(chain string) (ChainLabel, bool) {
 // the port is externally accessible, KUBE-FW when there are also LB VIPs
 // and source ranges, and one KUBE-SEP per endpoint in allReachableEndpoints
 // of CategorizeEndpoints (pkg/proxy/topology.go).
+//
+// In nftables mode (an nft ruleset among rs) the same is done for the
+// chains and affinity sets of the `kube-proxy` table of the services'
+// family, after syncProxyRules in pkg/proxy/nftables/proxier.go:
+// service-/local- as above, external- when there are endpoints and the
+// port is externally accessible, firewall- whenever there are LB VIPs and
+// source ranges (even without endpoints), and with ClientIP affinity an
+// endpoint- chain and affinity- set per reachable endpoint. Service-owned
+// objects are recognised by the '/' in their names (isServiceChainName
+// there).
 func MapChains(rs []*Ruleset, services []ServicePortInfo, node NodeInfo) *ChainMap {
-	m := &ChainMap{Labels: map[string]ChainLabel{}, Stale: []ChainProblem{}, Missing: []ChainProblem{}}
+	m := &ChainMap{Labels: map[string]ChainLabel{}, Stale: []ChainProblem{}, Missing: []ChainProblem{}, epLabels: map[string]string{}}
 	expected := map[string]ChainLabel{}
+	expectedNFT := map[string]ChainLabel{}
+	fam := FamilyUnknown
+	for _, sp := range services {
+		if a, err := netip.ParseAddr(sp.ClusterIP); err == nil {
+			fam = IPv4
+			if a.Unmap().Is6() {
+				fam = IPv6
+			}
+			break
+		}
+	}
 	for _, sp := range services {
 		spn := ServicePortName(sp.Namespace, sp.Name, sp.PortName)
 		proto := strings.ToLower(sp.Protocol)
@@ -173,11 +212,86 @@ func MapChains(rs []*Ruleset, services []ServicePortInfo, node NodeInfo) *ChainM
 			l := m.Labels[EndpointChainName(spn, proto, es)]
 			expected[l.Chain] = l
 		}
+
+		// nftables
+		base := NFTServiceChainBase(sp.Namespace, sp.Name, proto, sp.PortName)
+		nsvc := mk(KindService, NFTPrefixService+base)
+		nloc := mk(KindLocal, NFTPrefixLocal+base)
+		next := mk(KindExternal, NFTPrefixExternal+base)
+		nfw := mk(KindFirewall, NFTPrefixFirewall+base)
+		for _, ep := range eps {
+			es := EndpointString(ep.IP, ep.Port)
+			m.epLabels[epKey(spn, proto, es)] = ep.Label
+			eb := NFTEndpointChainBase(sp.Namespace, sp.Name, proto, sp.PortName, es)
+			for _, k := range []ChainKind{KindEndpoint, KindAffinity} {
+				prefix := NFTPrefixEndpoint
+				if k == KindAffinity {
+					prefix = NFTPrefixAffinity
+				}
+				l := ChainLabel{Chain: prefix + eb, Kind: k, ServicePort: spn, Protocol: proto, Endpoint: es, Label: ep.Label}
+				m.Labels[l.Chain] = l
+			}
+		}
+		if len(cluster) > 0 && usesClusterEndpoints(sp) {
+			expectedNFT[nsvc.Chain] = nsvc
+		}
+		if len(local) > 0 && usesLocalEndpoints(sp) {
+			expectedNFT[nloc.Chain] = nloc
+		}
+		if hasAny && sp.ExternallyAccessible {
+			expectedNFT[next.Chain] = next
+		}
+		if len(sp.LoadBalancerVIPs) > 0 && len(sp.SourceRanges) > 0 {
+			expectedNFT[nfw.Chain] = nfw
+		}
+		if sp.ClientIPAffinity {
+			for _, ep := range reachable {
+				eb := NFTEndpointChainBase(sp.Namespace, sp.Name, proto, sp.PortName, EndpointString(ep.IP, ep.Port))
+				expectedNFT[NFTPrefixEndpoint+eb] = m.Labels[NFTPrefixEndpoint+eb]
+				expectedNFT[NFTPrefixAffinity+eb] = m.Labels[NFTPrefixAffinity+eb]
+			}
+		}
 	}
 	present := map[string]bool{}
+	presentNFT := map[string]bool{}
+	nftSeen := false
 	for _, r := range rs {
-		if r == nil {
+		if r == nil || (fam != FamilyUnknown && r.Family != FamilyUnknown && r.Family != fam) {
 			continue
+		}
+		if r.NFT != nil {
+			for _, t := range r.NFT.Tables {
+				if t.Name != "kube-proxy" || (fam == IPv4 && t.Family != "ip") || (fam == IPv6 && t.Family != "ip6") {
+					continue
+				}
+				nftSeen = true
+				objs := map[string]int{}
+				for _, c := range t.Chains {
+					objs[c.Name] = c.Line
+				}
+				for _, st := range t.Sets {
+					if strings.HasPrefix(st.Name, NFTPrefixAffinity) {
+						objs[st.Name] = st.Line
+					}
+				}
+				for name, line := range objs {
+					if !strings.Contains(name, "/") {
+						continue
+					}
+					presentNFT[name] = true
+					if _, ok := expectedNFT[name]; ok {
+						continue
+					}
+					p := ChainProblem{Table: Table(t.String()), Chain: name, Line: line}
+					if l, ok := m.Labels[name]; ok {
+						p.Label = l
+						p.Reason = "belongs to " + l.String() + ", which kube-proxy would not program for the current API state"
+					} else {
+						p.Reason = "belongs to no current Service port or endpoint"
+					}
+					m.Stale = append(m.Stale, p)
+				}
+			}
 		}
 		t := r.Table(TableNAT)
 		if t == nil {
@@ -201,13 +315,43 @@ func MapChains(rs []*Ruleset, services []ServicePortInfo, node NodeInfo) *ChainM
 			m.Stale = append(m.Stale, p)
 		}
 	}
-	for name, l := range expected {
-		if !present[name] {
-			m.Missing = append(m.Missing, ChainProblem{Table: TableNAT, Chain: name, Label: l,
-				Reason: "kube-proxy programs " + l.String() + " for the current API state, but the rules have no such chain"})
+	iptSeen := false
+	for _, r := range rs {
+		if r != nil && r.Table(TableNAT) != nil && (fam == FamilyUnknown || r.Family == FamilyUnknown || r.Family == fam) {
+			iptSeen = true
+		}
+	}
+	if iptSeen {
+		for name, l := range expected {
+			if !present[name] {
+				m.Missing = append(m.Missing, ChainProblem{Table: TableNAT, Chain: name, Label: l,
+					Reason: "kube-proxy programs " + l.String() + " for the current API state, but the rules have no such chain"})
+			}
+		}
+	}
+	if nftSeen {
+		tbl := "ip kube-proxy"
+		if fam == IPv6 {
+			tbl = "ip6 kube-proxy"
+		}
+		for name, l := range expectedNFT {
+			if !presentNFT[name] {
+				what := "chain"
+				if l.Kind == KindAffinity {
+					what = "set"
+				}
+				m.Missing = append(m.Missing, ChainProblem{Table: Table(tbl), Chain: name, Label: l,
+					Reason: "kube-proxy programs " + l.String() + " for the current API state, but the ruleset has no such " + what})
+			}
 		}
 	}
 	sort.Slice(m.Missing, func(i, j int) bool { return m.Missing[i].Chain < m.Missing[j].Chain })
+	sort.Slice(m.Stale, func(i, j int) bool {
+		if m.Stale[i].Table != m.Stale[j].Table {
+			return m.Stale[i].Table < m.Stale[j].Table
+		}
+		return m.Stale[i].Chain < m.Stale[j].Chain
+	})
 	return m
 }
 
@@ -419,8 +563,13 @@ func (m *ChainMap) Apply(res *Result) {
 		e := &res.Endpoints[i]
 		if l, ok := m.Labels[e.Chain]; ok {
 			e.Label = l.ServicePort
-			if l.Label != "" {
-				e.Label += " " + l.Label
+			pod := l.Label
+			if l.Kind == KindService || l.Kind == KindLocal {
+				// nftables: the service chain DNATs to every endpoint
+				pod = m.epLabels[epKey(l.ServicePort, l.Protocol, EndpointString(e.IP, e.Port))]
+			}
+			if pod != "" {
+				e.Label += " " + pod
 			}
 		}
 	}

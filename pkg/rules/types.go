@@ -59,7 +59,12 @@ const (
 	// FormatSpec is `iptables -S [-t TABLE]` output: `-P`, `-N` and `-A`
 	// lines with no table markers.
 	FormatSpec Format = "iptables-S"
-	// FormatUnknown means nothing iptables-like was found.
+	// FormatNFT is `nft list ruleset` output or an `nft -f` file
+	// (including kube-proxy's `add table/chain/rule/...` transactions).
+	FormatNFT Format = "nft"
+	// FormatNFTJSON is `nft -j list ruleset` output.
+	FormatNFTJSON Format = "nft-json"
+	// FormatUnknown means nothing recognisable was found.
 	FormatUnknown Format = "unknown"
 )
 
@@ -104,6 +109,12 @@ type Ruleset struct {
 	Warnings []Warning
 	// Lines is the number of input lines read.
 	Lines int
+	// NFT is the nftables ruleset of an nft dump (Format FormatNFT or
+	// FormatNFTJSON); Tables is then empty.
+	NFT *NFTRuleset
+	// IPSets holds the sets of an `ipset save` / `ipset list` dump; the
+	// evaluator uses them for `-m set` matches of every ruleset.
+	IPSets map[string]*IPSet
 
 	// text is the whole dump; rules point into it.
 	text string
