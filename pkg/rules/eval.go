@@ -50,12 +50,12 @@ type evaluator struct {
 	hookCache  [5][]hookEntry
 	ipsets     map[string]*IPSet
 	local      []netip.Prefix
-	proto    uint32
-	max      int
-	done     []*machine
-	warnings []Warning
-	warned   map[string]bool
-	pruned   bool
+	proto      uint32
+	max        int
+	done       []*machine
+	warnings   []Warning
+	warned     map[string]bool
+	pruned     bool
 }
 
 func newEvaluator(in EvalInput) (*evaluator, error) {

@@ -232,7 +232,7 @@ type nval struct {
 	wild   bool
 }
 
-func nvAddr(a netip.Addr) nval { return nval{ty: tyAddr4, a0: a, a1: a} }
+func nvAddr(a netip.Addr) nval     { return nval{ty: tyAddr4, a0: a, a1: a} }
 func nvInt(t ntype, x uint64) nval { return nval{ty: t, i0: x, i1: x} }
 func nvStr(t ntype, s string) nval { return nval{ty: t, s: s} }
 
@@ -506,7 +506,7 @@ type nexpr struct {
 // nelem is an element of an anonymous set or map, before typing.
 type nelem struct {
 	key  []string
-	data *nstmt  // verdict data (vmap)
+	data *nstmt   // verdict data (vmap)
 	val  []string // value data (map)
 	text string
 	kv   []nval // typed key
@@ -517,16 +517,16 @@ type nelem struct {
 type nstmtKind uint8
 
 const (
-	stMatch    nstmtKind = iota // left op right
-	stVmap                      // key vmap (set)
-	stVerdict                   // verb (accept, drop, continue, return, jump, goto, queue) target
-	stReject                    // s: with ...
-	stNAT                       // verb dnat|snat|masquerade|redirect; addr, port exprs
-	stMangle                    // left set right (meta mark set ..., ct mark set ...)
-	stSetOp                     // verb add|update|delete @set { args }
-	stNop                       // counter, log, limit, comment, xt comment/nfacct, notrack-less no-ops
-	stNotrack                   // notrack
-	stUnknown                   // s
+	stMatch   nstmtKind = iota // left op right
+	stVmap                     // key vmap (set)
+	stVerdict                  // verb (accept, drop, continue, return, jump, goto, queue) target
+	stReject                   // s: with ...
+	stNAT                      // verb dnat|snat|masquerade|redirect; addr, port exprs
+	stMangle                   // left set right (meta mark set ..., ct mark set ...)
+	stSetOp                    // verb add|update|delete @set { args }
+	stNop                      // counter, log, limit, comment, xt comment/nfacct, notrack-less no-ops
+	stNotrack                  // notrack
+	stUnknown                  // s
 )
 
 // nstmt is one statement of a rule.
