@@ -79,15 +79,16 @@ copy_with_libs() {
   done
 }
 
-# pkg_of FILE: the Debian package that installed FILE (usrmerge-aware: dpkg
-# knows /lib/... while ldd may print /usr/lib/... or the versioned target).
-pkg_of() {
-  local f=$1 r p
-  r=$(readlink -f "$f")
-  for p in "$f" "$r" "${r#/usr}" "/usr${f}"; do
-    dpkg-query -S "$p" 2>/dev/null | head -1 | cut -d: -f1 && return 0
+# packages_of FILE...: the Debian packages that installed the files, one a
+# line (usrmerge-aware: dpkg knows /lib/... while ldd may print /usr/lib/...
+# or the versioned target, so every spelling is asked for, in one query).
+packages_of() {
+  local f r paths=()
+  for f in "$@"; do
+    r=$(readlink -f "$f")
+    paths+=("$f" "$r" "${r#/usr}" "/usr$f")
   done
-  echo unknown
+  dpkg-query -S "${paths[@]}" 2>/dev/null | sed -n 's/^\([^:,]*\)[:,].*/\1/p' | sort -u
 }
 
 # The node helper (pkg/nodehelper's pod): everything its collection script
@@ -152,8 +153,7 @@ build_node_helper() {
     while read -r b; do libs+=("$b"); done < <(ldd "$f" 2>/dev/null | awk '/=> \//{print $3} /^\t\//{print $1}')
   done
   libs+=("$busybox")
-  for f in "${libs[@]}"; do pkg_of "$f"; done | sort -u | grep -v '^unknown$' |
-    xargs dpkg-query -W -f='${Package} ${Version}\n' >"$root/etc/svc-trace/node-helper-versions"
+  packages_of "${libs[@]}" | xargs dpkg-query -W -f='${Package} ${Version}\n' >"$root/etc/svc-trace/node-helper-versions"
   # Sleeps until SIGTERM, so the helper pod is ready for `kubectl exec` and
   # deletes at once.
   "$here/mkimage.sh" localhost/svctrace/node-helper:v1 "$root" "$out/node-helper.tar" \

@@ -343,6 +343,27 @@ protectKernelDefaults: false
 localStorageCapacityIsolation: false
 EOF
 
+  # The audit policy: every write at Metadata level (who created, deleted or
+  # exec'd into what, with the user agent), plus everything the admin and the
+  # restricted user do (their reads too: a test can count a command's API
+  # requests), and nothing else (the kubelet's and controllers' reads would
+  # drown it). pods/exec is a GET when it arrives over WebSocket.
+  cat >"$R/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  nonResourceURLs: ["/healthz*", "/livez*", "/readyz*"]
+- level: Metadata
+  users: [kubernetes-admin, svct-restricted]
+- level: Metadata
+  resources: [{group: "", resources: [pods/exec, pods/attach, pods/portforward]}]
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+EOF
+
   local cluster_cidr=$CLUSTER_CIDR4 npa="\"$NODE_IP4/32\""
   if dual; then cluster_cidr="$CLUSTER_CIDR4,$CLUSTER_CIDR6"; npa="$npa, \"$NODE_IP6/128\""; fi
   cat >"$R/kube-proxy.yaml" <<EOF
@@ -459,7 +480,9 @@ cmd_up() {
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$P/sa.pub" --service-account-signing-key-file="$P/sa.key" \
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
-    --profiling=false --event-ttl=10m
+    --profiling=false --event-ttl=10m \
+    --audit-policy-file="$R/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" \
+    --audit-log-format=json --audit-log-maxsize=200 --audit-log-maxbackup=1
 
   local f
   for f in "$images"/*.tar; do
@@ -488,6 +511,7 @@ cmd_up() {
   wait_for "ServiceAccount default/default" 120 kc get serviceaccount default -n default
   wait_for "ConfigMap default/kube-root-ca.crt" 120 kc get configmap kube-root-ca.crt -n default
   wait_for "kube-proxy /healthz" 120 curl -sf --max-time 2 http://127.0.0.1:10256/healthz
+  "$here/cluster-extras.sh" up
   trap - EXIT INT TERM
   log "cluster up in $((SECONDS - t0))s: $(kc get node "$NODE" --no-headers 2>/dev/null | tr -s ' ')"
   cmd_env
@@ -561,7 +585,9 @@ cmd_down() {
   findmnt -rn -o TARGET 2>/dev/null | awk -v a="$SVCT_ROOT/" -v b="$RUNDIR/" 'index($0, a) == 1 || index($0, b) == 1' |
     sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
 
-  # 6. Rules, tables, links, routes, sysctls.
+  # 6. The outside netns (cluster-extras.sh), then rules, tables, links,
+  #    routes, sysctls.
+  "$here/cluster-extras.sh" down || true
   net_down
 
   # 7. The kubelet symlinks pod logs into /var/log/containers; drop ours.
@@ -592,6 +618,7 @@ cmd_status() {
 cmd_env() {
   echo "export KUBECONFIG=$KUBECONFIG_ADMIN"
   echo "export PATH=$K8S_BIN:\$PATH"
+  if [[ -f $R/cluster.env ]]; then "$here/cluster-extras.sh" env; fi
 }
 
 # lock: one up/down/purge at a time on this machine (the cluster's addresses

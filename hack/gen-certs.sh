@@ -11,6 +11,7 @@
 #     needs broad rights under one identity)
 #   kube-proxy: CN=system:kube-proxy (default ClusterRoleBinding system:node-proxier)
 #   kubelet-client: O=system:nodes, CN=system:node:NODE (Node authorizer + NodeRestriction)
+#   restricted: CN=svct-restricted, O=svct:readonly (read-only, bound by cluster-extras.sh)
 # 2048-bit RSA, 10 years: this PKI lives as long as one test cluster.
 set -euo pipefail
 if (($# != 3)); then echo "usage: $0 PKI_DIR NODE_NAME NODE_IP[,NODE_IP6]" >&2; exit 2; fi
@@ -51,6 +52,9 @@ issue scheduler "/O=system:masters/CN=system:kube-scheduler" clientAuth
 issue kube-proxy "/CN=system:kube-proxy" clientAuth
 issue kubelet-client "/O=system:nodes/CN=system:node:$node" clientAuth
 issue kubelet "/CN=$node" serverAuth "IP:127.0.0.1$ip_sans,DNS:$node"
+# A user with read-only rights only (hack/cluster-extras.sh binds it): what a
+# developer without pods/create looks like, for the plugin's RBAC fallbacks.
+issue restricted "/O=svct:readonly/CN=svct-restricted" clientAuth
 openssl genrsa -out sa.key 2048 2>/dev/null
 openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 rm -f ca.srl
@@ -59,7 +63,7 @@ chmod 600 ./*.key
 # kubeconfig NAME CERT: a kubeconfig for https://127.0.0.1:6443 that references
 # the cert files by path (no embedding, so `cat` of a kubeconfig shows no keys).
 for pair in admin:admin controller-manager:controller-manager scheduler:scheduler \
-            kube-proxy:kube-proxy kubelet:kubelet-client; do
+            kube-proxy:kube-proxy kubelet:kubelet-client restricted:restricted; do
   name=${pair%%:*} cert=${pair#*:}
   cat >"$name.kubeconfig" <<KC
 apiVersion: v1

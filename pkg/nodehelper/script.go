@@ -84,21 +84,34 @@ W=${SVCT_WORKDIR:-/tmp/svc-trace}
 export XTABLES_LOCKFILE=$W/xtables.lock
 rm -rf "$W"; mkdir -p "$W/d/route-get" "$W/d/nft" || { echo "cannot write $W (the pod needs a writable /tmp)" >&2; exit 90; }
 cd "$W/d" || exit 90
-H=/proc/1/root
 # busybox sh prefers its own applets to PATH (and so does its timeout when
 # it execs): iproute2's ip (busybox's has no -j) and util-linux's nsenter
 # are called by path.
 IP=/usr/sbin/ip; [ -x $IP ] || IP=/sbin/ip; [ -x $IP ] || IP=ip
 NSENTER=/usr/bin/nsenter; [ -x $NSENTER ] || NSENTER=nsenter
 have() { command -v "$1" >/dev/null 2>&1; }
+# The node's own root and namespaces: PID 1's (hostPID makes it the node's
+# init). Where PID 1 is out of reach even for a privileged container (an LSM
+# or a VM init that denies ptrace access, so /proc/1/root and /proc/1/ns are
+# EACCES), the kubelet's: it runs in the node's mount and network
+# namespaces by definition.
+HP=1
+if ! ls /proc/1/root/ >/dev/null 2>&1; then
+  HP=""
+  for p in /proc/[0-9]*; do
+    if [ "$(cat "$p/comm" 2>/dev/null)" = kubelet ] && ls "$p/root/" >/dev/null 2>&1; then HP=${p#/proc/}; break; fi
+  done
+  [ -n "$HP" ] || HP=1
+fi
+H=/proc/$HP/root
 # run NAME CMD...: stdout to NAME, exit status to NAME.rc, stderr to NAME.err
 # (kept only when not empty). Every command is bounded, so a wedged tool
 # (iptables-nft 1.8.3's loop) cannot hold the node helper forever.
 run() { n=$1; shift; timeout 300 "$@" >"$n" 2>"$n.err"; echo $? >"$n.rc"; [ -s "$n.err" ] || rm -f "$n.err"; }
 # host CMD...: the node's own binary, in the node's mount and network
-# namespaces (hostPID makes PID 1 the node's init). A function, so only for
-# probes; run() calls nsenter itself (timeout cannot exec a function).
-host() { $NSENTER -t 1 -m -n -- env PATH=$HOSTPATH "$@"; }
+# namespaces (those of $HP). A function, so only for probes; run() calls
+# nsenter itself (timeout cannot exec a function).
+host() { $NSENTER -t $HP -m -n -- env PATH=$HOSTPATH "$@"; }
 # The node's own PATH, not the image's: its binaries live where its
 # distribution puts them.
 HOSTPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -130,7 +143,7 @@ with_fallback() {
   if [ -n "$why" ]; then
     case $hc in " @save "*) set -- $hc; hc=$(host_save "$2" "$3") ;; esac
     # shellcheck disable=SC2086 # hc is a command line of known words
-    run "$n" $NSENTER -t 1 -m -n -- env PATH=$HOSTPATH $hc
+    run "$n" $NSENTER -t $HP -m -n -- env PATH=$HOSTPATH $hc
     echo "$n host rc=$(rc "$n") cmd=$(echo $hc) reason=$why" >>tools-fallback
   fi
 }
@@ -149,6 +162,7 @@ host_save() {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "kernel=$(uname -r)"
   echo "tools=$TOOLS"
+  if [ "$HP" = 1 ]; then echo "host-pid=1"; else echo "host-pid=$HP (kubelet: PID 1 is not accessible)"; fi
 } >meta
 cp /etc/svc-trace/node-helper-versions helper-versions 2>/dev/null
 for t in iptables-nft iptables-legacy nft ipset conntrack $IP $NSENTER; do

@@ -21,6 +21,7 @@
 // already running (another script's), `up` fails and that cluster is left alone.
 //
 //	SVCT_E2E_OPTIONAL=1       skip (loudly) instead of failing when the machine can't run it
+//	SVCT_E2E_PLUGIN=PATH      test this kubectl-svc_trace binary instead of building ./cmd/kubectl-svc_trace
 //	PROXY_MODE, SVCT_IP_FAMILY passed to hack/cluster.sh up
 package e2e
 
@@ -50,6 +51,13 @@ type suite struct {
 	dualStack  bool
 	client     kubernetes.Interface
 	plugin     string // path of the freshly built kubectl-svc_trace
+
+	// What hack/cluster-extras.sh adds (its `env` lines, through cluster.sh env).
+	restrictedKubeconfig string // a read-only user's kubeconfig: no pods/create
+	baselineNamespace    string // labelled pod-security.kubernetes.io/enforce=baseline
+	outsideNetns         string // a netns that reaches the node only through its address
+	outsideIP4           string
+	auditLog             string // the API server's audit log (JSON lines)
 
 	owner          string // cluster.sh OWNER token this process brings the cluster up with
 	startedCluster bool   // this process brought the cluster up, so it tears it down
@@ -120,6 +128,14 @@ func (s *suite) startCluster() error {
 		if v, ok := strings.CutPrefix(line, "export PATH="); ok {
 			s.kubectlDir, _, _ = strings.Cut(v, ":")
 		}
+		for prefix, dst := range map[string]*string{
+			"export SVCT_RESTRICTED_KUBECONFIG=": &s.restrictedKubeconfig, "export SVCT_BASELINE_NAMESPACE=": &s.baselineNamespace,
+			"export SVCT_OUTSIDE_NETNS=": &s.outsideNetns, "export SVCT_OUTSIDE_IP4=": &s.outsideIP4, "export SVCT_AUDIT_LOG=": &s.auditLog,
+		} {
+			if v, ok := strings.CutPrefix(line, prefix); ok {
+				*dst = v
+			}
+		}
 	}
 	if s.kubeconfig == "" || s.kubectlDir == "" {
 		return fmt.Errorf("hack/cluster.sh env printed no KUBECONFIG/PATH: %q", out)
@@ -151,6 +167,17 @@ func (s *suite) startCluster() error {
 }
 
 func (s *suite) buildPlugin() error {
+	if p := os.Getenv("SVCT_E2E_PLUGIN"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("SVCT_E2E_PLUGIN: %w", err)
+		}
+		s.plugin = abs
+		return nil
+	}
 	dir, err := os.MkdirTemp("", "svctrace-e2e-")
 	if err != nil {
 		return err
@@ -165,7 +192,7 @@ func (s *suite) buildPlugin() error {
 }
 
 func teardown() error {
-	if env.plugin != "" {
+	if env.plugin != "" && os.Getenv("SVCT_E2E_PLUGIN") == "" {
 		os.RemoveAll(filepath.Dir(env.plugin))
 	}
 	if !env.startedCluster {
