@@ -108,7 +108,12 @@ func DNS(w io.Writer, r *dnssim.Report, o Options) error {
 	}
 
 	fmt.Fprintf(&b, "\n%s ", s.bold("Answer:"))
-	if a.Status == "ok" {
+	if a.Status == "ok" && len(a.Addresses) == 0 && r.QType != "" && len(r.Queries) == 1 {
+		fmt.Fprintf(&b, "%s %d %s record(s)", s.green("ok"), len(r.Queries[0].Answers), esc(r.QType))
+		if a.AnsweredBy != "" {
+			fmt.Fprintf(&b, " (from %s)", esc(a.AnsweredBy))
+		}
+	} else if a.Status == "ok" {
 		fmt.Fprintf(&b, "%s %s", s.green("ok"), esc(strings.Join(a.Addresses, ", ")))
 		if a.AnsweredBy != "" {
 			fmt.Fprintf(&b, " (from %s)", esc(a.AnsweredBy))
