@@ -88,7 +88,8 @@ packages_of() {
     r=$(readlink -f "$f")
     paths+=("$f" "$r" "${r#/usr}" "/usr$f")
   done
-  dpkg-query -S "${paths[@]}" 2>/dev/null | sed -n 's/^\([^:,]*\)[:,].*/\1/p' | sort -u
+  # dpkg-query exits 1 when a spelling is unknown (most are): not an error.
+  { dpkg-query -S "${paths[@]}" 2>/dev/null || true; } | sed -n 's/^\([^:,]*\)[:,].*/\1/p' | sort -u
 }
 
 # The node helper (pkg/nodehelper's pod): everything its collection script
