@@ -46,7 +46,7 @@ func (d *Dump) Save(dir string, now time.Time) (string, error) {
 		return "", fmt.Errorf("%s already holds files: save to another directory or remove it", nodeDir)
 	}
 	for _, name := range d.Names() {
-		p := filepath.Join(nodeDir, filepath.FromSlash(name))
+		p := filepath.Join(nodeDir, filepath.FromSlash(escapeName(name)))
 		if !strings.HasPrefix(p, nodeDir+string(filepath.Separator)) || filepath.Base(p) == metaFile {
 			return "", fmt.Errorf("dump file name %q escapes the directory", name)
 		}
@@ -119,7 +119,7 @@ func LoadDumps(dir string) ([]*Dump, error) {
 			if err != nil {
 				return err
 			}
-			d.Files[filepath.ToSlash(rel)] = b
+			d.Files[unescapeName(filepath.ToSlash(rel))] = b
 			return nil
 		})
 		if err != nil {
@@ -134,6 +134,17 @@ func LoadDumps(dir string) ([]*Dump, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
 	return out, nil
+}
+
+// escapeName makes a dump file name safe on every file system and in a Go
+// module zip, which refuse ':' (route-get/fd00::1 becomes
+// route-get/fd00%3A%3A1); unescapeName reverses it.
+func escapeName(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "%", "%25"), ":", "%3A")
+}
+
+func unescapeName(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "%3A", ":"), "%25", "%")
 }
 
 func safeName(s string) string {

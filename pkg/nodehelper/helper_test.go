@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -283,7 +284,7 @@ func TestCheckAccess(t *testing.T) {
 }
 
 func TestSaveLoadDump(t *testing.T) {
-	d := &Dump{Node: "node1", Pod: "svc-trace-node1-x", Files: map[string][]byte{"iptables-nft-save": []byte("*nat\n"), "route-get/10.0.0.1": []byte("[]")}}
+	d := &Dump{Node: "node1", Pod: "svc-trace-node1-x", Files: map[string][]byte{"iptables-nft-save": []byte("*nat\n"), "route-get/10.0.0.1": []byte("[]"), "route-get/fd00::1%x": []byte("[6]")}}
 	dir := t.TempDir()
 	if _, err := d.Save(dir, time.Unix(0, 0)); err != nil {
 		t.Fatal(err)
@@ -292,8 +293,11 @@ func TestSaveLoadDump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Node != "node1" || got[0].File("route-get/10.0.0.1") != "[]" || len(got[0].Files) != 2 {
+	if len(got) != 1 || got[0].Node != "node1" || got[0].File("route-get/10.0.0.1") != "[]" || got[0].File("route-get/fd00::1%x") != "[6]" || len(got[0].Files) != 3 {
 		t.Fatalf("round trip: %+v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node1", "route-get", "fd00%3A%3A1%25x")); err != nil {
+		t.Errorf("a ':' reached a saved file name (Windows and Go module zips refuse it): %v", err)
 	}
 	if _, err := LoadDumps(t.TempDir()); err == nil {
 		t.Error("an empty directory must be an error")

@@ -36,6 +36,15 @@ func ensureCollectNS(t *testing.T) {
 		t.Fatal(err)
 	}
 	kubectl(t, "apply", "-f", f)
+	// Pods are admitted only once the namespace's default ServiceAccount
+	// exists (the ServiceAccount admission plugin), even without a token.
+	deadline := time.Now().Add(time.Minute)
+	for strings.TrimSpace(kubectl(t, "get", "serviceaccounts", "-n", collectNS, "--ignore-not-found", "-o", "name")) == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s has no default ServiceAccount after a minute", collectNS)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // helperPodsIn lists the helper pods in ns by the plugin's label selector.
