@@ -10,6 +10,8 @@
 #   SVCT_E2E_OPTIONAL=1                    exit 0 (after a LOUD message) when the
 #                                          machine can't build or run the cluster
 #   E2E_RUN=regexp                         only these tests (go test -run)
+#   SVCT_E2E_BENCH=1                       also run the node helper benchmarks
+#                                          (lifecycle, 700k-line transfer) per mode
 #
 # Prints wall-clock time per step at the end.
 set -euo pipefail
@@ -81,6 +83,15 @@ step "install deps" "$here/install-deps.sh" || skip_or_fail "hack/install-deps.s
 step "build kubernetes" "$here/build-k8s.sh" >/dev/null || skip_or_fail "hack/build-k8s.sh could not build the Kubernetes binaries"
 step "build images" "$here/build-images.sh" >/dev/null || skip_or_fail "hack/build-images.sh failed"
 
+# The node helper's collection script, for real (busybox sh, the real
+# iptables/nft/ip binaries, recorded kube-proxy rules) in throwaway
+# namespaces: no cluster needed.
+rc=0
+if ! step "node helper script (netns)" bash -c "cd '$repo' && SVCT_NODEHELPER_NETNS=1 go test -count=1 -run TestScriptInNetns ./pkg/nodehelper/ >&2"; then
+  rc=1
+  log "the node helper's collection script FAILED in its network namespace test"
+fi
+
 # bring_up MODE: wait for a foreign cluster to go away, then bring ours up at
 # once. If another script wins the race in between, wait again.
 bring_up() {
@@ -96,7 +107,6 @@ bring_up() {
   done
 }
 
-rc=0
 for mode in $modes; do
   t0=$SECONDS
   log "== e2e suite, kube-proxy mode $mode"
@@ -118,6 +128,17 @@ for mode in $modes; do
   if ((r)); then
     rc=$r
     log "suite FAILED in mode $mode (rc=$r); component logs: $SVCT_ROOT/logs (previous run: $SVCT_ROOT/logs.prev)"
+  fi
+  if [[ ${SVCT_E2E_BENCH:-} == 1 ]]; then
+    t0=$SECONDS
+    set +e
+    (cd "$repo" && SVCT_E2E_REUSE_CLUSTER=1 exec setsid go test -tags e2e ./test/e2e/ -count=1 -run '^$' -bench 'Helper' -benchtime 5x -timeout 30m) &
+    child=$!
+    wait "$child"; r=$?
+    child=
+    set -e
+    timings+=("$(printf '%-28s %4ds (rc=%d)' "benchmarks ($mode)" $((SECONDS - t0)) "$r")")
+    ((r)) && rc=$r
   fi
   t0=$SECONDS
   down_ours >/dev/null 2>&1 || true

@@ -3,14 +3,19 @@
 package nodehelper
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -266,4 +271,135 @@ func wantFallback(t *testing.T, d *Dump, file, reason string) Fallback {
 	}
 	t.Errorf("no host-binary fallback recorded for %s: %q", file, d.File("tools-fallback"))
 	return Fallback{}
+}
+
+// BenchmarkIptablesNftSave700k measures what the collection spends on a very
+// large iptables-mode node: iptables-nft-save (the image's binary, the same
+// one the helper runs) of 700,000 kube-proxy-shaped rules — 63,637 Services
+// with 3 endpoints each, chain names hashed as kube-proxy hashes them —
+// loaded into a throwaway network namespace with iptables-nft-restore, and
+// the busybox gzip of that dump. Peak memory is reported because the helper
+// pod has a memory limit.
+//
+//	SVCT_NODEHELPER_NETNS=1 go test ./pkg/nodehelper/ -run '^$' -bench IptablesNftSave700k -benchtime 3x
+func BenchmarkIptablesNftSave700k(b *testing.B) {
+	if os.Getenv(netnsEnv) != "1" || os.Geteuid() != 0 {
+		b.Skipf("SKIPPED: set %s=1 and run as root", netnsEnv)
+	}
+	const services, endpoints = 63_637, 3
+	dir := b.TempDir()
+	rules := filepath.Join(dir, "rules.save")
+	lines := writeKubeProxyRules(b, rules, services, endpoints)
+	ns := fmt.Sprintf("svct-bench-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		b.Fatalf("ip netns add: %v %s", err, out)
+	}
+	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	start := time.Now()
+	restore := exec.Command("ip", "netns", "exec", ns, "iptables-nft-restore", rules)
+	if out, err := restore.CombinedOutput(); err != nil {
+		b.Fatalf("iptables-nft-restore: %v %s", err, out)
+	}
+	b.Logf("%d rule lines restored in %v", lines, time.Since(start).Round(time.Millisecond))
+	saved := filepath.Join(dir, "saved")
+	var size int64
+	var rss int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := os.Create(saved)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command("ip", "netns", "exec", ns, "iptables-nft-save")
+		cmd.Stdout = f
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = max(rss, ru.Maxrss)
+		}
+	}
+	b.StopTimer()
+	st, err := os.Stat(saved)
+	if err != nil {
+		b.Fatal(err)
+	}
+	size = st.Size()
+	gzStart := time.Now()
+	gz, err := exec.Command("sh", "-c", "busybox gzip -c <"+saved+" | wc -c").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	gzTime := time.Since(gzStart)
+	gzBytes, _ := strconv.ParseInt(strings.TrimSpace(string(gz)), 10, 64)
+	b.ReportMetric(float64(size)/(1<<20), "MiB-saved")
+	b.ReportMetric(float64(gzBytes)/(1<<20), "MiB-gzipped")
+	b.ReportMetric(float64(gzTime.Milliseconds()), "ms-gzip")
+	b.ReportMetric(float64(rss)/1024, "MiB-maxrss")
+}
+
+// writeKubeProxyRules writes an iptables-restore input shaped like kube-proxy's
+// nat table for the given Services, each with n endpoints: a KUBE-SERVICES
+// jump, the masquerade rule and one statistic rule per endpoint in KUBE-SVC-,
+// two rules per KUBE-SEP-. Chain names are kube-proxy's hash
+// (servicePortChainName: base32 of sha256, 16 characters). It returns the
+// number of rule lines.
+func writeKubeProxyRules(b *testing.B, path string, services, n int) int {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	hash := func(s string) string {
+		h := sha256.Sum256([]byte(s))
+		return base32.StdEncoding.EncodeToString(h[:])[:16]
+	}
+	type ep struct{ ip, sep string }
+	service := func(s int) (name, cip, svc string, eps []ep) {
+		name = fmt.Sprintf("ns%d/svc%d:http", s/1000, s)
+		cip = fmt.Sprintf("10.96.%d.%d", s/256%256, s%256)
+		svc = "KUBE-SVC-" + hash(name+"tcp")
+		for e := 0; e < n; e++ {
+			k := s*n + e
+			ip := fmt.Sprintf("10.%d.%d.%d", 100+k/65536%100, k/256%256, k%256)
+			eps = append(eps, ep{ip, "KUBE-SEP-" + hash(name+"tcp"+ip+":8080")})
+		}
+		return
+	}
+	// iptables-restore needs every chain declared before a rule jumps to
+	// it: declarations first, then the rules.
+	fmt.Fprint(w, "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n")
+	for s := 0; s < services; s++ {
+		_, _, svc, eps := service(s)
+		fmt.Fprintf(w, ":%s - [0:0]\n", svc)
+		for _, e := range eps {
+			fmt.Fprintf(w, ":%s - [0:0]\n", e.sep)
+		}
+	}
+	fmt.Fprintln(w, "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000")
+	lines := 1
+	for s := 0; s < services; s++ {
+		name, cip, svc, eps := service(s)
+		fmt.Fprintf(w, "-A KUBE-SERVICES -d %s/32 -p tcp -m comment --comment \"%s cluster IP\" -m tcp --dport 80 -j %s\n", cip, name, svc)
+		fmt.Fprintf(w, "-A %s ! -s 10.244.0.0/16 -d %s/32 -p tcp -m comment --comment \"%s cluster IP\" -m tcp --dport 80 -j KUBE-MARK-MASQ\n", svc, cip, name)
+		lines += 2
+		for i, e := range eps {
+			if i < n-1 {
+				fmt.Fprintf(w, "-A %s -m comment --comment \"%s -> %s:8080\" -m statistic --mode random --probability %.11f -j %s\n", svc, name, e.ip, 1/float64(n-i), e.sep)
+			} else {
+				fmt.Fprintf(w, "-A %s -m comment --comment \"%s -> %s:8080\" -j %s\n", svc, name, e.ip, e.sep)
+			}
+			fmt.Fprintf(w, "-A %s -s %s/32 -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n", e.sep, e.ip, name)
+			fmt.Fprintf(w, "-A %s -p tcp -m comment --comment \"%s\" -m tcp -j DNAT --to-destination %s:8080\n", e.sep, name, e.ip)
+			lines += 3
+		}
+	}
+	fmt.Fprintln(w, "COMMIT")
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	return lines
 }

@@ -151,9 +151,13 @@ func PodSpec(node string, cfg Config, suffix string) *corev1.Pod {
 					Privileged:             ptr.To(true),
 					ReadOnlyRootFilesystem: ptr.To(true),
 				},
+				// Small requests (the pod idles but for seconds) and limits
+				// that a very large node still fits: iptables-nft-save of
+				// 700k rules peaks at ~805 MiB and takes ~11 s of one core
+				// (BenchmarkIptablesNftSave700k).
 				Resources: corev1.ResourceRequirements{
 					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
-					Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1536Mi")},
 				},
 				VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/tmp"}},
 			}},
