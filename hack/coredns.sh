@@ -148,6 +148,17 @@ cmd_apply() {
   ctr -a "$SOCK" -n k8s.io images import "$tar" >/dev/null || die "ctr images import $tar failed"
   build_probe
   kubectl apply -k "$(overlay)" >&2
+  # A rebuilt image keeps its tag: a pod started from an older build keeps
+  # running it, so restart the Deployment when the running image ID (the
+  # config digest, as CRI reports it) is not the imported one.
+  local want running
+  want=$(tar -xOf "$tar" ./manifest.json | sed -n 's/.*"Config":"\([0-9a-f]*\)\.json".*/\1/p')
+  running=$(kubectl -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[*].status.containerStatuses[*].imageID}' 2>/dev/null || true)
+  if [[ -n $running && -n $want && $running != *"$want"* ]]; then
+    log "CoreDNS runs an older build of $IMAGE; restarting it"
+    kubectl -n kube-system rollout restart deployment/coredns >&2
+    kubectl -n kube-system rollout status deployment/coredns --timeout=120s >&2
+  fi
   wait_until "deployment kube-system/coredns available" \
     kubectl -n kube-system wait --for=condition=Available deployment/coredns --timeout=5s
   wait_until "kube-dns answers over UDP from the node" dns_probe -proto udp -server 10.96.0.10:53 -name kubernetes.default.svc.cluster.local -type A -want-rcode NOERROR
