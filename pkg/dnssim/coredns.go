@@ -494,6 +494,18 @@ func (c *Cluster) Answer(q Question) (Response, bool) {
 	if resp.Answers == nil {
 		resp.Answers = []RR{}
 	}
+	// CoreDNS writes the question's name as asked (state.QName()) as the
+	// owner of the records that answer it: case is kept (the harness's
+	// CoreDNS answers "NGX-DEP-SVC.Default.svc.cluster.local." as such).
+	asked := q.Name
+	if !strings.HasSuffix(asked, ".") {
+		asked += "."
+	}
+	for i := range resp.Answers {
+		if resp.Answers[i].Name == name {
+			resp.Answers[i].Name = asked
+		}
+	}
 	if resp.Why == "" {
 		if len(resp.Answers) == 0 {
 			resp.Why = "the name exists in the cluster zone but has no " + q.Type + " record (NODATA)"

@@ -266,3 +266,18 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestAnswerKeepsQuestionCase: the records answering a question carry its
+// name as asked, as CoreDNS writes state.QName() (recorded:
+// dnswire/testdata/coredns/mixed-case-*.bin).
+func TestAnswerKeepsQuestionCase(t *testing.T) {
+	c := modelCluster(PodsInsecure)
+	r, ok := c.Answer(Question{Name: "NGINX.Default.svc.cluster.local", Type: "A"})
+	if !ok || len(r.Answers) != 1 || r.Answers[0].Name != "NGINX.Default.svc.cluster.local." {
+		t.Errorf("%+v", r)
+	}
+	r, _ = c.Answer(Question{Name: "INT.default.svc.cluster.local.", Type: "A"})
+	if len(r.Answers) != 2 || r.Answers[0].Name != "INT.default.svc.cluster.local." || r.Answers[1].Name != "nginx.default.svc.cluster.local." {
+		t.Errorf("CNAME chain: %+v", r.Answers)
+	}
+}

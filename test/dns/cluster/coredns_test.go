@@ -77,15 +77,19 @@ func questions(t *testing.T, e *env) []question {
 	}
 	var qs []question
 	seen := map[string]bool{}
+	// Names are asked as written (case included: CoreDNS answers in the
+	// question's case), made absolute.
 	add := func(kind, name, qtype string) {
-		k := strings.ToLower(name) + "/" + qtype
+		if !strings.HasSuffix(name, ".") {
+			name += "."
+		}
+		k := name + "/" + qtype
 		if seen[k] {
 			return
 		}
 		seen[k] = true
-		qs = append(qs, question{name: dnssim.Canonical(name), qtype: qtype, kind: kind})
+		qs = append(qs, question{name: name, qtype: qtype, kind: kind})
 	}
-	// Reverse names keep their case, so canonicalise only the forward ones.
 	addPTR := func(kind, ip string) {
 		rev, err := dnssim.ReverseName(ip)
 		if err != nil {
@@ -209,10 +213,10 @@ func questions(t *testing.T, e *env) []question {
 	return qs
 }
 
-// normRR is a record in comparable form: names lower-cased (DNS names are
-// case-insensitive, §2.1 of the Kubernetes DNS spec), addresses canonical.
+// normRR is a record in comparable form: addresses canonical. Owner names
+// are compared as written: CoreDNS answers in the question's case, and so
+// must the model.
 func normRR(rr dnssim.RR) dnssim.RR {
-	rr.Name = strings.ToLower(rr.Name)
 	if a, err := netip.ParseAddr(rr.Data); err == nil {
 		rr.Data = a.String()
 	} else {
