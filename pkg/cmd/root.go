@@ -116,6 +116,8 @@ Objects are read from the cluster in the current context, or from files with -f
 	cmd.AddCommand(NewCmdCheck(streams, f.ConfigFlags))
 	cmd.AddCommand(NewCmdDNS(streams, f.ConfigFlags))
 	cmd.AddCommand(NewCmdEval(streams))
+	cmd.AddCommand(NewCmdCollect(streams, f.ConfigFlags))
+	cmd.AddCommand(NewCmdCleanup(streams, f.ConfigFlags))
 	return cmd
 }
 
