@@ -470,6 +470,19 @@ func nodeDataplane(d *nodehelper.Dump) (trace.NodeDataplane, error) {
 		nd.Backend = "nft"
 		nd.BackendReason = "no decision recorded; assuming nft"
 	}
+	if nd.ProxyMode == "nftables" {
+		// kube-proxy's own tables (ip/ip6 kube-proxy) plus every other
+		// table that can filter the same packets.
+		b, err := d.NftRuleset()
+		if err != nil {
+			return nd, fmt.Errorf("node %s: %w", d.Node, err)
+		}
+		rs, err := rules.ParseNFTString(string(b), rules.ParseOptions{Source: d.Node + "/nft"})
+		if err != nil {
+			return nd, fmt.Errorf("node %s nft ruleset: %w", d.Node, err)
+		}
+		nd.Rulesets = append(nd.Rulesets, rs)
+	}
 	for _, fam := range []string{"iptables", "ip6tables"} {
 		name := fam + "-" + nd.Backend + "-save"
 		text := d.File(name)

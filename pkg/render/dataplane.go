@@ -108,6 +108,11 @@ func briefStep(st result.Step) bool {
 			return true
 		}
 	}
+	if strings.HasSuffix(st.Table, " kube-proxy") {
+		// nftables mode: kube-proxy's own table, minus the masquerading
+		// bookkeeping.
+		return st.Chain != "masquerading" && st.Chain != "nat-postrouting"
+	}
 	return st.Table == "nat" && strings.HasPrefix(st.Chain, "KUBE-") && st.Chain != "KUBE-POSTROUTING" && st.Chain != "KUBE-MARK-MASQ"
 }
 

@@ -202,7 +202,7 @@ func Dataplane(t *ServiceTrace, in DataplaneInput) error {
 			pkt := rules.Packet{Src: src, Dst: dst, DstPort: uint16(dport), Proto: strings.ToLower(pt.Protocol)}
 			sp := findPort(in.Ports[family], svc.Namespace, svc.Name, pt.Name, pt.Protocol)
 			switch {
-			case n.ProxyMode != "" && n.ProxyMode != "iptables":
+			case n.ProxyMode != "" && n.ProxyMode != "iptables" && n.ProxyMode != "nftables":
 				nr.Findings = append(nr.Findings, Finding{Code: CodeDataplaneUnsupported, Severity: SeverityWarning,
 					Message: fmt.Sprintf("kube-proxy on node %s runs in %s mode, which this version does not evaluate yet; only the API view is shown", n.Name, n.ProxyMode),
 					Objects: []string{"node/" + n.Name}})
@@ -404,7 +404,7 @@ func drift(t *ServiceTrace, nr *NodeResult, res *rules.Result, sp rules.ServiceP
 	}
 	switch res.Verdict {
 	case result.VerdictReject, result.VerdictDrop:
-		if st := decidingStep(res); st != nil && !strings.HasPrefix(st.Chain, "KUBE-") {
+		if st := decidingStep(res); st != nil && !kubeProxyRule(*st) {
 			// Not kube-proxy's doing: a firewall or CNI rule on the path.
 			out = append(out, Finding{Code: CodeDataplaneRejects, Severity: SeverityError,
 				Message: fmt.Sprintf("node %s %ss %s traffic to port %s in %s/%s rule %d, a rule kube-proxy did not write: %s",
@@ -487,6 +487,12 @@ func drift(t *ServiceTrace, nr *NodeResult, res *rules.Result, sp rules.ServiceP
 		out = append(out, Finding{Code: CodeDataplaneAffinityMismatch, Severity: SeverityWarning, Message: msg, Objects: []string{obj}})
 	}
 	return out
+}
+
+// kubeProxyRule says whether a step is in kube-proxy's own rules: its
+// KUBE-* iptables chains, or its nftables tables (ip/ip6 kube-proxy).
+func kubeProxyRule(st result.Step) bool {
+	return strings.HasPrefix(st.Chain, "KUBE-") || strings.HasSuffix(st.Table, " kube-proxy") || st.Table == "kube-proxy"
 }
 
 // decidingStep is the step that dropped or rejected the packet on its

@@ -80,19 +80,7 @@ func TestFullPath(t *testing.T) {
 				t.Fatalf("no node result; stderr:\n%s", r.stderr)
 			}
 			nr := tr.Nodes[0]
-			if env.proxyMode == "nftables" {
-				// nftables evaluation is issue #6: until then the trace must
-				// say so instead of guessing.
-				found := false
-				for _, f := range nr.Findings {
-					found = found || f.Code == "DataplaneUnsupported"
-				}
-				if !found || nr.ProxyMode != "nftables" {
-					t.Errorf("nftables node: %+v", nr)
-				}
-				return
-			}
-			if nr.Verdict != "DNAT" || len(nr.Endpoints) != c.want || nr.ProxyMode != "iptables" || nr.IPTablesBackend != "nft" {
+			if nr.Verdict != "DNAT" || len(nr.Endpoints) != c.want || nr.ProxyMode != env.proxyMode || nr.IPTablesBackend != "nft" {
 				t.Fatalf("node result: %+v", nr)
 			}
 			want := big.NewRat(1, int64(c.want)).RatString()
