@@ -252,7 +252,10 @@ func singleQuery(rep *Report, in Input, ans Answerer, cfg Config) *Report {
 			name = rev
 		}
 	}
-	name = Canonical(name)
+	// Asked as written (case kept, as dig sends it), made absolute.
+	if !strings.HasSuffix(name, ".") {
+		name += "."
+	}
 	resp := ans.Answer(Question{Name: name, Type: qt})
 	server := ""
 	if len(cfg.Nameservers) > 0 {
