@@ -106,6 +106,12 @@ costs — per resolver: glibc, musl (1.2.4+), musl-1.2.3 or Go's pure resolver.
 
 Names outside the cluster domain are answered by upstream DNS, which cannot be known
 offline: give --records FILE to decide them; otherwise they are assumed and marked.
+
+--live also asks the cluster's real DNS every question (a port-forward to the pod behind
+the pod's first nameserver, DNS over TCP), shows the predicted and the real answers side
+by side, replays the resolver's walk on the real answers, and flags every difference.
+--exec reads the container's real /etc/resolv.conf (as kubectl exec ... cat does), uses
+it for the walk and says where it differs from the one kubelet's rules give.
 `,
 		Example:       dnsExample,
 		Args:          cobra.ExactArgs(1),
