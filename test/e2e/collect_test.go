@@ -355,6 +355,44 @@ func TestCollectCleanup(t *testing.T) {
 	}
 }
 
+// TestCollectKeepAndCleanup: --keep-helper (with --all-nodes) leaves the
+// helper pod running after a successful collection, and `cleanup` finds it
+// by its label and deletes it; a second cleanup finds nothing.
+func TestCollectKeepAndCleanup(t *testing.T) {
+	needPlugin(t)
+	ensureCollectNS(t)
+	out := t.TempDir()
+	r := runPluginEnv(t, nil, "collect", "--all-nodes", "-o", out, "--helper-image", helperImage, "--helper-namespace", collectNS, "--keep-helper")
+	if r.exit != 0 {
+		t.Fatalf("collect --keep-helper: exit %d\n%s", r.exit, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "kept helper pod "+collectNS+"/svc-trace-node1-") || strings.Contains(r.stderr, "deleted helper pod") {
+		t.Errorf("progress does not say the pod was kept:\n%s", r.stderr)
+	}
+	kept := helperPodsIn(t, collectNS)
+	if len(kept) != 1 {
+		t.Fatalf("--keep-helper: %d helper pods, want 1: %v", len(kept), kept)
+	}
+	if phase := strings.TrimSpace(kubectl(t, "get", kept[0], "-n", collectNS, "-o", "jsonpath={.status.phase}")); phase != "Running" {
+		t.Errorf("the kept pod is %s, want Running", phase)
+	}
+	if _, err := nodehelper.LoadDumps(out); err != nil {
+		t.Errorf("--all-nodes saved nothing: %v", err)
+	}
+	r = runPluginEnv(t, nil, "cleanup", "--helper-namespace", collectNS)
+	name := strings.TrimPrefix(kept[0], "pod/")
+	if r.exit != 0 || r.stdout != "pod "+collectNS+"/"+name+" deleted\n" {
+		t.Fatalf("cleanup: exit %d, stdout %q\n%s", r.exit, r.stdout, r.stderr)
+	}
+	if left := helperPodsIn(t, collectNS); len(left) != 0 {
+		t.Errorf("after cleanup: %v", left)
+	}
+	r = runPluginEnv(t, nil, "cleanup", "--helper-namespace", collectNS)
+	if r.exit != 0 || r.stdout != "" || !strings.Contains(r.stderr, "No node helper pods found in namespace "+collectNS) {
+		t.Errorf("second cleanup: exit %d, %q %q", r.exit, r.stdout, r.stderr)
+	}
+}
+
 // lastPhase is the last lifecycle phase the plugin reported before it
 // stopped ("" if none): where the interruption landed.
 func lastPhase(stderr string) string {
