@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin/kubectl-svc_trace
 
-.PHONY: build unit verify e2e dns-harness release-test test golden clean
+.PHONY: build unit verify e2e dns-harness dns-cluster release-test helper-image test golden clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/kubectl-svc_trace
@@ -30,13 +30,24 @@ e2e:
 dns-harness:
 	bash hack/dns-harness.sh
 
+# pkg/dnssim against a real CoreDNS (built from the Go module proxy, deployed
+# with kubeadm's manifests and Corefile) in the harness cluster, and
+# `dns --live` / `--exec` against it.
+dns-cluster:
+	bash hack/dns-cluster.sh
+
+# The node helper image as a tarball `ctr -n k8s.io images import` accepts;
+# prints its reference.
+helper-image:
+	bash hack/helper-image.sh
+
 # The release as users get it: goreleaser snapshot, the krew manifest
 # validated and installed by a real krew, run through a real kubectl.
 release-test:
 	bash hack/release-test.sh
 
 # Everything CI checks.
-test: unit dns-harness e2e release-test
+test: unit dns-harness e2e dns-cluster release-test
 
 clean:
 	rm -rf bin dist
