@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -54,11 +55,11 @@ func (f *DataplaneFlags) AddFlags(fs *pflag.FlagSet) {
 
 // AddHelperFlags registers the flags of the helper pod and saved dumps.
 func (f *DataplaneFlags) AddHelperFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&f.NodeDump, "node-dump", "", "Read node dumps saved by `kubectl svc-trace collect -o DIR` instead of running the helper pod.")
+	fs.StringVar(&f.NodeDump, "node-dump", "", "Read node dumps saved by 'kubectl svc-trace collect -o DIR' instead of running the helper pod.")
 	fs.StringVar(&f.HelperNamespace, "helper-namespace", nodehelper.DefaultNamespace, "Namespace of the node helper pods (must allow privileged pods).")
 	fs.StringVar(&f.HelperImage, "helper-image", nodehelper.DefaultImage, "Image of the node helper (mirror it for air-gapped clusters).")
 	fs.DurationVar(&f.Timeout, "timeout", 2*time.Minute, "Give up on node inspection after this long (the helper pods are deleted).")
-	fs.BoolVar(&f.KeepHelper, "keep-helper", false, "Leave the helper pods running, for debugging (remove them with `kubectl svc-trace cleanup`).")
+	fs.BoolVar(&f.KeepHelper, "keep-helper", false, "Leave the helper pods running, for debugging (remove them with 'kubectl svc-trace cleanup').")
 	fs.IntVar(&f.MaxConcurrency, "max-concurrent-nodes", 5, "How many nodes to inspect at once.")
 }
 
@@ -390,7 +391,8 @@ func (d *dataplaneRun) dumps(ctx context.Context, nodes []string, t *trace.Servi
 		}
 	}
 	dumps, err := d.collect(ctx, nodes, targets, t.Service.ClusterIPs)
-	if np, ok := err.(*nodehelper.ErrNoPermission); ok {
+	var np *nodehelper.ErrNoPermission
+	if errors.As(err, &np) {
 		d.stderr("warning: %s; showing the API view only\n", np.Error())
 		return nil, nil
 	}
@@ -401,7 +403,7 @@ func (d *dataplaneRun) dumps(ctx context.Context, nodes []string, t *trace.Servi
 // that the user may; ErrNoPermission is returned as is.
 func (d *dataplaneRun) collect(ctx context.Context, nodes, routeTargets, conntrackTargets []string) ([]*nodehelper.Dump, error) {
 	f := d.flags
-	cfg, err := d.cf.ToRESTConfig()
+	cfg, err := restConfig(d.cf) // sets the plugin's user agent, so audits can tell its execs
 	if err != nil {
 		return nil, err
 	}
