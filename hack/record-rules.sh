@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # record-rules.sh [cluster|upstream] [OUTDIR] — record what real kube-proxy
-# (iptables mode) writes, for pkg/rules' golden tests. Nothing here is
-# hand-written rule text.
+# writes, for pkg/rules' golden tests. Nothing here is hand-written rule
+# text. PROXY_MODE=nftables records kube-proxy's nftables mode (default
+# OUTDIR pkg/rules/testdata/kube-proxy-nft); the default is iptables mode.
 #
 # upstream: runs kube-proxy's own unit tests (k8s.io/kubernetes v1.36.3,
 #   pkg/proxy/iptables) from a scratch copy of the module with one hook
@@ -26,6 +27,11 @@
 #     iptables-nft-restore inside fresh network namespaces and saves it back
 #     with the matching -save (plain, with -c counters, and as `iptables -S`
 #     per table), so OUTDIR holds what real nodes of both backends print.
+#     In nftables mode: the node's whole `nft list ruleset` and
+#     `nft -j list ruleset`, its iptables-nft-save (the other tables:
+#     CNI, kubelet, the harness's safety rules), and kube-proxy's two
+#     tables loaded with real `nft -f` into a fresh network namespace and
+#     listed back as text and JSON.
 #  4. Records the API objects, the node's addresses and routes, and real
 #     traffic: requests from the node, from a pod and from an "outside"
 #     network namespace (bridged onto the node's network, two source
@@ -45,6 +51,11 @@ repo=$(cd "$here/.." && pwd)
 MODE=cluster
 case ${1:-} in
   cluster|upstream) MODE=$1; shift ;;
+esac
+PMODE=${PROXY_MODE:-iptables}
+case $PMODE in
+  iptables|nftables) ;;
+  *) echo "PROXY_MODE=$PMODE: want iptables or nftables" >&2; exit 1 ;;
 esac
 
 record_upstream() {
@@ -135,6 +146,7 @@ if [[ $MODE == upstream ]]; then
 fi
 
 OUT=${1:-$repo/pkg/rules/testdata/kube-proxy}
+[[ $PMODE == nftables ]] && OUT=${1:-$repo/pkg/rules/testdata/kube-proxy-nft}
 MANIFEST=$repo/pkg/rules/testdata/record/scenarios.yaml
 NS=svct-rules
 REQS=${REQS:-30}   # requests per (scenario, source): P(missing one of 3 endpoints) < 1e-4
@@ -152,7 +164,7 @@ die() { log "ERROR: $*"; exit 1; }
 # accounting object cannot be restored into a fresh netns until the object
 # exists there.
 need=()
-for t in iptables-legacy-restore:iptables iptables-nft-restore:iptables ip:iproute2 nfacct:nfacct curl:curl; do
+for t in iptables-legacy-restore:iptables iptables-nft-restore:iptables ip:iproute2 nfacct:nfacct curl:curl nft:nftables python3:python3; do
   command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")
 done
 if ((${#need[@]})); then
@@ -183,17 +195,32 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-if "$here/cluster.sh" status >/dev/null 2>&1; then
-  mode=$(sed -n 's/^PROXY_MODE=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null || echo iptables)
-  [[ $mode == iptables ]] || die "the running cluster's kube-proxy is in $mode mode; this records iptables mode"
-  log "using the running cluster"
-else
-  log "bringing up a cluster (PROXY_MODE=iptables)"
+# A running cluster of the other mode is someone else's: wait (up to
+# SVCT_WAIT_FOR_CLUSTER seconds, default 20 minutes) for it to go down,
+# never tear it down.
+deadline=$((SECONDS + ${SVCT_WAIT_FOR_CLUSTER:-1200}))
+while :; do
+  if "$here/cluster.sh" status >/dev/null 2>&1; then
+    mode=$(sed -n 's/^PROXY_MODE=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null || echo iptables)
+    if [[ $mode == "$PMODE" ]]; then
+      log "using the running cluster"
+      break
+    fi
+    ((SECONDS < deadline)) || die "the running cluster's kube-proxy is in $mode mode (owner $(sed -n 's/^OWNER=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null)); this records $PMODE mode"
+    log "a cluster in $mode mode is up (owner $(sed -n 's/^OWNER=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null)); waiting for it to go down"
+    sleep 20
+    continue
+  fi
+  log "bringing up a cluster (PROXY_MODE=$PMODE)"
   # Only a cluster this script started is taken down at the end: if `up`
-  # fails (another run started one meanwhile), leave everything alone.
-  PROXY_MODE=iptables SVCT_CLUSTER_OWNER=$OWNER "$here/cluster.sh" up >&2 || die "could not bring up a cluster"
-  brought_up=1
-fi
+  # fails (another run started one meanwhile), try again while waiting.
+  if PROXY_MODE=$PMODE SVCT_CLUSTER_OWNER=$OWNER "$here/cluster.sh" up >&2; then
+    brought_up=1
+    break
+  fi
+  ((SECONDS < deadline)) || die "could not bring up a cluster"
+  sleep 20
+done
 eval "$("$here/cluster.sh" env)"
 family=$(sed -n 's/^SVCT_IP_FAMILY=//p' "$SVCT_ROOT/run/cluster.env" 2>/dev/null || echo dual)
 node_ip4=10.250.0.10
@@ -236,6 +263,36 @@ settled() {
     [[ $(dnat_count "$d6" dualstack) == 3 ]] || return 1
   fi
 }
+# nftables mode: the same facts in kube-proxy's nft table — the numgen
+# spread of each service's policy chain (dnat map or endpoint vmap), the
+# no-endpoint verdicts, and the firewall chain holding the node network.
+nft_count() { # LISTING SERVICE[:PORTNAME] -> endpoints in its service-/local- chain
+  local svc=${2%%:*} pn=
+  [[ $2 == *:* ]] && pn=${2#*:}
+  awk -v want="svct-rules/$svc/tcp/$pn" '
+    /^\tchain (service|local)-/ { split($2, a, "-"); name = substr($2, index($2, "-") + 1); name = substr(name, index(name, "-") + 1); inchain = (name == want) }
+    inchain && /numgen random mod/ { for (i = 1; i <= NF; i++) if ($i == "mod") { print $(i+1); exit } }
+    /^\t}/ { inchain = 0 }' <<<"$1"
+}
+settled_nft() {
+  local d4 d6 s n
+  d4=$(nft list table ip kube-proxy 2>/dev/null) || return 1
+  for s in clusterip:3 single:1 multiport:http:3 multiport:metrics:3 nodeport:3 lb:3 lb-ranges:3 \
+           lb-ranges-node:3 externalip:3 etp-local:3 etp-local-remote:2 itp-local:3 affinity:3 \
+           terminating:1 dualstack:3; do
+    n=${s##*:}
+    [[ $(nft_count "$d4" "${s%:*}") == "$n" ]] || return 1
+  done
+  grep -q "comment \"$NS/noendpoints\" : goto reject-chain" <<<"$d4" || return 1
+  grep -q "comment \"$NS/itp-local-remote\" : drop" <<<"$d4" || return 1
+  grep -q "comment \"$NS/etp-local-remote\" : drop" <<<"$d4" || return 1
+  grep -A3 "chain firewall-.*-$NS/lb-ranges-node/" <<<"$d4" | grep -q "10.250.0.0/24" || return 1
+  if [[ $family == dual ]]; then
+    d6=$(nft list table ip6 kube-proxy 2>/dev/null) || return 1
+    [[ $(nft_count "$d6" dualstack) == 3 ]] || return 1
+  fi
+}
+[[ $PMODE == nftables ]] && settled() { settled_nft; }
 deadline=$((SECONDS + 180))
 until settled; do
   ((SECONDS < deadline)) || die "kube-proxy did not program the scenarios within 180s"
@@ -248,34 +305,54 @@ log "kube-proxy programmed every scenario"
 # --- save the node's rules and round-trip them through both backends ---------
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
-iptables-nft-save >"$tmp/node-v4" 2>/dev/null
-[[ $family == dual ]] && ip6tables-nft-save >"$tmp/node-v6" 2>/dev/null
-nfacct_names=$(grep -ho -- '--nfacct-name  *[^ ]*' "$tmp"/node-v* | awk '{print $2}' | sort -u)
-
-# strip_time removes the run-dependent "on <date>" of the header and footer
-# lines, so re-recording an unchanged cluster gives a clean diff.
-strip_time() { sed -E 's/^(# (Generated by|Completed on) [^ ]*( v[^ ]+( \([a-z_]+\))?)?) on .*/\1/'; }
-strip_time <"$tmp/node-v4" >"$OUT/node-nft-v4.save"
-[[ $family == dual ]] && strip_time <"$tmp/node-v6" >"$OUT/node-nft-v6.save"
-
-roundtrip() { # BACKEND FAMILY(4|6) INPUT
-  local b=$1 f=$2 in=$3 ns=$TAG-$1-$2 pfx=iptables
-  [[ $f == 6 ]] && pfx=ip6tables
-  ip netns add "$ns"; netns_made+=("$ns")
-  for n in $nfacct_names; do ip netns exec "$ns" nfacct add "$n" >/dev/null 2>&1 || true; done
-  ip netns exec "$ns" "$pfx-$b-restore" <"$in" || die "$pfx-$b-restore rejected the node's dump"
-  ip netns exec "$ns" "$pfx-$b-save" 2>/dev/null | strip_time >"$OUT/$b-v$f.save"
-  ip netns exec "$ns" "$pfx-$b-save" -c 2>/dev/null | strip_time >"$OUT/$b-v$f-counters.save"
-  for t in nat filter; do
-    ip netns exec "$ns" "$pfx-$b" -t "$t" -S >"$OUT/$b-v$f-$t.S" 2>/dev/null
-  done
+strip_time() { sed -E -e 's/^(# (Generated by|Completed on) [^ ]*( v[^ ]+( \([a-z_]+\))?)?) on .*/\1/' -e 's/^# Completed on .*/# Completed on/'; }
+if [[ $PMODE == nftables ]]; then
+  # The node as the helper sees it, and kube-proxy's tables through a
+  # real `nft -f` into a fresh netns and back (the listing of the other
+  # tables holds xt expressions nft cannot read back, so only
+  # kube-proxy's own tables make the round trip; iptables-nft-save gives
+  # the others in their own syntax). JSON is re-indented by python3 only
+  # for readable diffs.
+  nft list ruleset >"$OUT/node.nft"
+  nft -j list ruleset | python3 -m json.tool --indent 1 >"$OUT/node.nft.json"
+  iptables-nft-save 2>/dev/null | strip_time >"$OUT/node-iptables-nft-v4.save"
+  [[ $family == dual ]] && ip6tables-nft-save 2>/dev/null | strip_time >"$OUT/node-iptables-nft-v6.save"
+  { nft list table ip kube-proxy; [[ $family == dual ]] && nft list table ip6 kube-proxy; } >"$tmp/kp.nft"
+  ns=$TAG-nft; ip netns add "$ns"; netns_made+=("$ns")
+  ip netns exec "$ns" nft -f "$tmp/kp.nft" || die "nft -f rejected kube-proxy's tables"
+  ip netns exec "$ns" nft list ruleset >"$OUT/kube-proxy.nft"
+  ip netns exec "$ns" nft -j list ruleset | python3 -m json.tool --indent 1 >"$OUT/kube-proxy.nft.json"
   ip netns del "$ns"
-}
-for b in nft legacy; do
-  roundtrip "$b" 4 "$tmp/node-v4"
-  [[ $family == dual ]] && roundtrip "$b" 6 "$tmp/node-v6"
-done
-log "saved the rules of both backends in $OUT"
+  log "saved the node's nftables ruleset and kube-proxy's tables round-tripped in $OUT"
+else
+  iptables-nft-save >"$tmp/node-v4" 2>/dev/null
+  [[ $family == dual ]] && ip6tables-nft-save >"$tmp/node-v6" 2>/dev/null
+  nfacct_names=$(grep -ho -- '--nfacct-name  *[^ ]*' "$tmp"/node-v* | awk '{print $2}' | sort -u)
+
+  # strip_time (above) removes the run-dependent "on <date>" of the header
+  # and footer lines, so re-recording an unchanged cluster gives a clean diff.
+  strip_time <"$tmp/node-v4" >"$OUT/node-nft-v4.save"
+  [[ $family == dual ]] && strip_time <"$tmp/node-v6" >"$OUT/node-nft-v6.save"
+
+  roundtrip() { # BACKEND FAMILY(4|6) INPUT
+    local b=$1 f=$2 in=$3 ns=$TAG-$1-$2 pfx=iptables
+    [[ $f == 6 ]] && pfx=ip6tables
+    ip netns add "$ns"; netns_made+=("$ns")
+    for n in $nfacct_names; do ip netns exec "$ns" nfacct add "$n" >/dev/null 2>&1 || true; done
+    ip netns exec "$ns" "$pfx-$b-restore" <"$in" || die "$pfx-$b-restore rejected the node's dump"
+    ip netns exec "$ns" "$pfx-$b-save" 2>/dev/null | strip_time >"$OUT/$b-v$f.save"
+    ip netns exec "$ns" "$pfx-$b-save" -c 2>/dev/null | strip_time >"$OUT/$b-v$f-counters.save"
+    for t in nat filter; do
+      ip netns exec "$ns" "$pfx-$b" -t "$t" -S >"$OUT/$b-v$f-$t.S" 2>/dev/null
+    done
+    ip netns del "$ns"
+  }
+  for b in nft legacy; do
+    roundtrip "$b" 4 "$tmp/node-v4"
+    [[ $family == dual ]] && roundtrip "$b" 6 "$tmp/node-v6"
+  done
+  log "saved the rules of both backends in $OUT"
+fi
 
 # --- API objects and node facts -------------------------------------------
 kubectl -n "$NS" get services,endpointslices,pods -o json >"$OUT/objects.json"
@@ -285,7 +362,9 @@ kubectl -n "$NS" get services,endpointslices,pods -o json >"$OUT/objects.json"
   echo "  \"nodeIPs\": [\"$node_ip4\"$([[ $family == dual ]] && echo ", \"$node_ip6\"")],"
   echo "  \"clusterCIDRs\": [\"10.244.0.0/16\"$([[ $family == dual ]] && echo ", \"fd00:10:244::/56\"")],"
   echo "  \"kubernetes\": \"$(kubectl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1)\","
+  echo "  \"proxyMode\": \"$PMODE\","
   echo "  \"iptables\": \"$(iptables --version)\","
+  echo "  \"nft\": \"$(nft --version)\","
   echo "  \"kernel\": \"$(uname -r)\","
   echo "  \"routes4\": $(ip -j route show),"
   echo "  \"routes6\": $(ip -6 -j route show)"
@@ -388,6 +467,13 @@ if [[ $family == dual ]]; then
   record dualstack pod "$client_ip6" "$ip6" 80
 fi
 { echo "["; cat "$tmp/traffic"; echo; echo "]"; } >"$OUT/traffic.json"
+if [[ $PMODE == nftables ]]; then
+  # The same ruleset after the traffic: kube-proxy's affinity sets now
+  # hold the clients of the affinity scenario (session-affinity state, with
+  # their timeouts), which the evaluator reads as state.
+  nft list ruleset >"$OUT/node-after-traffic.nft"
+  nft -j list ruleset | python3 -m json.tool --indent 1 >"$OUT/node-after-traffic.nft.json"
+fi
 rm -rf "$tmp"
 log "recorded $(grep -c '"scenario"' "$OUT/traffic.json") traffic samples"
 log "done: $OUT"

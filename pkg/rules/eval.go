@@ -47,6 +47,7 @@ type evaluator struct {
 	// nftBase the nftables base chains of the packet's family.
 	tableOrder []*TableRules
 	nftBase    []*NFTChain
+	ipvs       *IPVSTable // the IPVS tables given, merged
 	hookCache  [5][]hookEntry
 	ipsets     map[string]*IPSet
 	local      []netip.Prefix
@@ -147,6 +148,9 @@ func newEvaluator(in EvalInput) (*evaluator, error) {
 			continue
 		}
 		used++
+		if rs.IPVS != nil {
+			e.addIPVS(rs)
+		}
 		if rs.NFT != nil {
 			for _, t := range rs.NFT.Tables {
 				if t.Family != nftFam && t.Family != "inet" {
@@ -180,7 +184,7 @@ func newEvaluator(in EvalInput) (*evaluator, error) {
 	if used == 0 {
 		return nil, fmt.Errorf("no %s rules given (the rulesets are for the other IP family)", fam)
 	}
-	if len(e.nftBase) == 0 {
+	if len(e.nftBase) == 0 && e.ipvs == nil {
 		for _, t := range []Table{TableNAT, TableFilter} {
 			if len(e.tables[t]) == 0 {
 				e.warn(Warning{Table: string(t), Message: fmt.Sprintf("no %s table in the input: its rules were not evaluated", t)})
@@ -196,6 +200,15 @@ func newEvaluator(in EvalInput) (*evaluator, error) {
 		a = a.Unmap()
 		if a.IsValid() && a.Is4() == (fam == IPv4) {
 			e.local = append(e.local, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	if e.ipvs != nil {
+		// kube-proxy binds every virtual address to the dummy interface
+		// kube-ipvs0 (syncService), so the node treats them as its own.
+		for _, sv := range e.ipvs.Services {
+			if sv.Addr.IsValid() && sv.Addr.Is4() == (fam == IPv4) {
+				e.local = append(e.local, netip.PrefixFrom(sv.Addr, sv.Addr.BitLen()))
+			}
 		}
 	}
 	return e, nil
@@ -292,6 +305,7 @@ type hookEntry struct {
 	seq   int  // input order, for equal priorities
 	nat   bool
 	route bool
+	ipvs  bool        // the IPVS hook (ip_vs_in / ip_vs_local_request)
 	t     *TableRules // iptables: the table and its built-in chain
 	ch    *Chain
 	nc    *NFTChain // nftables: the base chain
@@ -353,6 +367,18 @@ func (e *evaluator) hookEntries(h hookID) []hookEntry {
 		// the nat and mangle output hooks): later chains see the route
 		// to the DNATed address.
 		out = append(out, hookEntry{pos: -100, class: 2, seq: seq, route: true})
+		seq++
+	}
+	if e.ipvs != nil {
+		// IPVS schedules packets to a local virtual address at LOCAL_IN
+		// (ip_vs_in, NF_IP_PRI_NAT_SRC - 2) and locally sent ones at
+		// LOCAL_OUT (ip_vs_local_request4, NF_IP_PRI_NAT_DST + 2).
+		switch h {
+		case hIn:
+			out = append(out, hookEntry{pos: 98, seq: seq, ipvs: true})
+		case hOut:
+			out = append(out, hookEntry{pos: -98, seq: seq, ipvs: true})
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -417,6 +443,11 @@ type machine struct {
 	nchoice int
 	nacts   []string // what the current nft rule did so far
 	nsave   [2]uint32
+	// IPVS: the hook is to run for this packet; it has forwarded it.
+	ipvsPending, ipvsDone bool
+	// choice, when set, says how this branch was chosen where no
+	// probability applies (an IPVS scheduler that decides by state).
+	choice string
 
 	// record
 	steps      []Step
@@ -527,6 +558,12 @@ const maxDepth = 128
 // alternatives (m itself is abandoned).
 func (e *evaluator) step(m *machine) []*machine {
 	for !m.finished {
+		if m.ipvsPending {
+			if forks := e.ipvsStep(m); forks != nil {
+				return forks
+			}
+			continue
+		}
 		if len(m.stack) == 0 && len(m.nstack) == 0 {
 			if !e.nextChain(m) {
 				e.finish(m)
@@ -573,6 +610,14 @@ func (e *evaluator) nextChain(m *machine) bool {
 				e.route(m)
 				continue
 			}
+			if en.ipvs {
+				if m.ipvsDone {
+					continue // a packet IPVS already forwarded
+				}
+				m.cur = en
+				m.ipvsPending = true
+				return true
+			}
 			if en.nat {
 				if mp := natManip(m.hook); mp >= 0 && m.natInit[mp] {
 					continue // this connection's NAT is set up already
@@ -614,6 +659,11 @@ func (e *evaluator) nextChain(m *machine) bool {
 // node's addresses.
 func (e *evaluator) route(m *machine) {
 	local := e.isLocal(m.dst)
+	if m.ipvsDone {
+		// IPVS routed the packet to its real server itself.
+		e.setOutIface(m)
+		return
+	}
 	m.routed = true
 	if e.in.Hook == HookOutput {
 		e.setOutIface(m)
@@ -1368,7 +1418,10 @@ func (e *evaluator) result() *Result {
 		}
 		b := Branch{
 			Probability: ratFloat(prob), Fraction: ratString(prob), Conditions: m.conditions, Sticky: m.sticky,
-			Verdict: m.verdict, Masquerade: m.snat, SNAT: m.snatTo, Uncertain: m.uncertain, Steps: m.steps,
+			Verdict: m.verdict, Masquerade: m.snat, SNAT: m.snatTo, Uncertain: m.uncertain, Steps: m.steps, Choice: m.choice,
+		}
+		if m.choice != "" && !m.sticky {
+			b.Fraction, b.Probability = "?", 0
 		}
 		if b.Steps == nil {
 			b.Steps = []Step{}
@@ -1398,11 +1451,17 @@ func (e *evaluator) result() *Result {
 			a.ep.Masquerade = a.ep.Masquerade || m.snat
 			a.ep.Sticky = a.ep.Sticky || m.sticky
 			a.ep.Uncertain = a.ep.Uncertain || m.uncertain
+			if m.choice != "" && !m.sticky {
+				a.ep.Choice = m.choice
+			}
 		}
 	}
 	for _, a := range eps {
 		a.ep.Probability = ratFloat(a.prob)
 		a.ep.Fraction = ratString(a.prob)
+		if a.ep.Choice != "" {
+			a.ep.Fraction, a.ep.Probability = "?", 0
+		}
 		res.Endpoints = append(res.Endpoints, a.ep)
 	}
 	switch {
@@ -1465,9 +1524,15 @@ func buildNode(ms []*machine, depth, from int) PathNode {
 			if !m.sticky {
 				sum.Add(sum, m.prob)
 				sticky = false
+				if m.choice != "" {
+					br.Choice = m.choice
+				}
 			}
 		}
 		br.Probability, br.Fraction, br.Sticky = ratFloat(sum), ratString(sum), sticky
+		if br.Choice != "" {
+			br.Fraction, br.Probability = "?", 0
+		}
 		// Flatten: a "not matched" child that only forks again (no steps,
 		// no outcome) contributes its branches as siblings.
 		if len(child.Steps) == 0 && child.Outcome == nil && len(child.Branches) > 0 && !sticky {

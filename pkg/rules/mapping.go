@@ -315,6 +315,7 @@ func MapChains(rs []*Ruleset, services []ServicePortInfo, node NodeInfo) *ChainM
 			m.Stale = append(m.Stale, p)
 		}
 	}
+	mapIPVS(m, rs, services, node, fam)
 	iptSeen := false
 	for _, r := range rs {
 		if r != nil && r.Table(TableNAT) != nil && (fam == FamilyUnknown || r.Family == FamilyUnknown || r.Family == fam) {
@@ -571,6 +572,135 @@ func (m *ChainMap) Apply(res *Result) {
 			if pod != "" {
 				e.Label += " " + pod
 			}
+		}
+	}
+}
+
+// mapIPVS compares IPVS virtual and real servers with what kube-proxy's
+// IPVS mode programs for the Service ports (syncService and syncEndpoint
+// in pkg/proxy/ipvs/proxier.go): a virtual server per ClusterIP:port,
+// externalIP:port, load-balancer VIP:port and node address:NodePort, whose
+// real servers are the cluster-policy endpoints, or for a Local policy
+// (internalTrafficPolicy for the ClusterIP, externalTrafficPolicy for the
+// others) the local ones — falling back to the cluster endpoints when
+// there are no local endpoints, where iptables and nftables modes drop
+// (kubernetes PR 97081). Real servers of weight 0 are draining (graceful
+// termination) and are neither stale nor missing. Virtual servers are
+// labelled with their Service port, so Apply names IPVS steps and
+// endpoints.
+func mapIPVS(m *ChainMap, rs []*Ruleset, services []ServicePortInfo, node NodeInfo, fam Family) {
+	var vss []*IPVSService
+	for _, r := range rs {
+		if r == nil || r.IPVS == nil {
+			continue
+		}
+		for _, s := range r.IPVS.Services {
+			if fam == FamilyUnknown || !s.Addr.IsValid() || s.Addr.Is4() == (fam == IPv4) {
+				vss = append(vss, s)
+			}
+		}
+	}
+	if len(vss) == 0 {
+		return
+	}
+	type want struct {
+		label ChainLabel
+		eps   []EndpointInfo
+	}
+	expected := map[string]want{} // by service key
+	nodePorts := map[string]want{} // "PROTO port"
+	for _, sp := range services {
+		spn := ServicePortName(sp.Namespace, sp.Name, sp.PortName)
+		proto := strings.ToUpper(sp.Protocol)
+		if proto == "" {
+			proto = "TCP"
+		}
+		eps := dedupEndpoints(sp.Endpoints)
+		cluster, local, _, _ := CategorizeEndpoints(eps, sp, node)
+		pick := func(onlyLocal bool) []EndpointInfo {
+			if onlyLocal && len(local) > 0 {
+				return local
+			}
+			return cluster
+		}
+		label := ChainLabel{Kind: KindService, ServicePort: spn, Protocol: strings.ToLower(proto)}
+		add := func(ip string, port int, onlyLocal bool) {
+			a, err := netip.ParseAddr(ip)
+			if err != nil {
+				return
+			}
+			k := proto + " " + netip.AddrPortFrom(a.Unmap(), uint16(port)).String()
+			l := label
+			l.Chain = k
+			expected[k] = want{l, pick(onlyLocal)}
+			m.Labels[k] = l
+		}
+		add(sp.ClusterIP, sp.Port, sp.InternalTrafficLocal)
+		for _, ip := range sp.ExternalIPs {
+			add(ip, sp.Port, sp.ExternalTrafficLocal)
+		}
+		for _, ip := range sp.LoadBalancerVIPs {
+			add(ip, sp.Port, sp.ExternalTrafficLocal)
+		}
+		if sp.NodePort != 0 {
+			l := label
+			nodePorts[fmt.Sprintf("%s %d", proto, sp.NodePort)] = want{l, pick(sp.ExternalTrafficLocal)}
+		}
+		for _, ep := range eps {
+			m.epLabels[epKey(spn, label.Protocol, EndpointString(ep.IP, ep.Port))] = ep.Label
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range vss {
+		k := s.Key()
+		w, ok := expected[k]
+		if !ok {
+			if np, isNP := nodePorts[fmt.Sprintf("%s %d", s.Proto, s.Port)]; isNP && s.Proto != "FWM" {
+				w, ok = np, true
+				w.label.Chain = k
+				m.Labels[k] = w.label
+			}
+		}
+		if !ok {
+			m.Stale = append(m.Stale, ChainProblem{Table: "ipvs", Chain: k, Line: s.Line,
+				Reason: "virtual service of no current Service port (by ClusterIP, external IP, load-balancer IP or NodePort)"})
+			continue
+		}
+		seen[k] = true
+		have := map[string]bool{}
+		for _, r := range s.Reals {
+			es := r.String()
+			have[es] = true
+			if r.Weight == 0 {
+				continue // draining
+			}
+			found := false
+			for _, ep := range w.eps {
+				if EndpointString(ep.IP, ep.Port) == es {
+					found = true
+				}
+			}
+			if !found {
+				l := w.label
+				l.Endpoint, l.Kind = es, KindEndpoint
+				m.Stale = append(m.Stale, ChainProblem{Table: "ipvs", Chain: k, Line: r.Line, Label: l,
+					Reason: "real server " + es + " is not an endpoint kube-proxy would use for " + w.label.ServicePort + " now"})
+			}
+		}
+		for _, ep := range w.eps {
+			es := EndpointString(ep.IP, ep.Port)
+			if !have[es] {
+				l := w.label
+				l.Endpoint, l.Kind, l.Label = es, KindEndpoint, ep.Label
+				m.Missing = append(m.Missing, ChainProblem{Table: "ipvs", Chain: k, Label: l,
+					Reason: "kube-proxy would make " + es + " a real server of " + k + ", but the table has no such real server"})
+			}
+		}
+	}
+	for k, w := range expected {
+		if !seen[k] {
+			m.Missing = append(m.Missing, ChainProblem{Table: "ipvs", Chain: k, Label: w.label,
+				Reason: "kube-proxy programs a virtual service " + k + " for " + w.label.ServicePort + ", but the table has none"})
 		}
 	}
 }

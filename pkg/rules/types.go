@@ -64,6 +64,11 @@ const (
 	FormatNFT Format = "nft"
 	// FormatNFTJSON is `nft -j list ruleset` output.
 	FormatNFTJSON Format = "nft-json"
+	// FormatIPVS is ipvsadm output: -Ln (with or without --stats,
+	// --rate, --thresholds) or -Sn.
+	FormatIPVS Format = "ipvsadm"
+	// FormatIPSet is `ipset save` or `ipset list` output.
+	FormatIPSet Format = "ipset"
 	// FormatUnknown means nothing recognisable was found.
 	FormatUnknown Format = "unknown"
 )
@@ -115,6 +120,8 @@ type Ruleset struct {
 	// IPSets holds the sets of an `ipset save` / `ipset list` dump; the
 	// evaluator uses them for `-m set` matches of every ruleset.
 	IPSets map[string]*IPSet
+	// IPVS is the IPVS table of an ipvsadm dump (Format FormatIPVS).
+	IPVS *IPVSTable
 
 	// text is the whole dump; rules point into it.
 	text string

@@ -109,6 +109,10 @@ type Endpoint struct {
 	// Sticky: session affinity can also pin the client here.
 	Sticky    bool `json:"sticky,omitempty"`
 	Uncertain bool `json:"uncertain,omitempty"`
+	// Choice, when set, says how the endpoint is chosen where no
+	// probability applies (an IPVS scheduler that picks by current
+	// connections or by a hash); Fraction is then "?".
+	Choice string `json:"choice,omitempty"`
 	// Label names the Service/pod when a ChainMap was applied.
 	Label string `json:"label,omitempty"`
 }
@@ -122,7 +126,9 @@ type Branch struct {
 	Conditions []string `json:"conditions,omitempty"`
 	// Sticky branches depend on session-affinity state: their probability
 	// is not part of the new-connection distribution and is reported as 0.
-	Sticky     bool    `json:"sticky,omitempty"`
+	Sticky bool `json:"sticky,omitempty"`
+	// Choice: see Endpoint.Choice.
+	Choice     string  `json:"choice,omitempty"`
 	Verdict    Verdict `json:"verdict"`
 	DNAT       string  `json:"dnat,omitempty"`
 	Masquerade bool    `json:"masquerade"`
@@ -161,6 +167,7 @@ type PathBranch struct {
 	Probability float64  `json:"probability"`
 	Fraction    string   `json:"fraction"`
 	Sticky      bool     `json:"sticky,omitempty"`
+	Choice      string   `json:"choice,omitempty"`
 	Node        PathNode `json:"node"`
 }
 
