@@ -766,7 +766,6 @@ func kpServicePorts(t *testing.T, f *kpFixture) []ServicePortInfo {
 	return sps
 }
 
-
 // TestKubeProxyNFTHairpin: in nftables mode a backend reaching its own
 // Service is masqueraded by the hairpin-connections set (`ct status dnat
 // ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections`),

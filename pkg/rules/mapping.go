@@ -607,7 +607,7 @@ func mapIPVS(m *ChainMap, rs []*Ruleset, services []ServicePortInfo, node NodeIn
 		label ChainLabel
 		eps   []EndpointInfo
 	}
-	expected := map[string]want{} // by service key
+	expected := map[string]want{}  // by service key
 	nodePorts := map[string]want{} // "PROTO port"
 	for _, sp := range services {
 		spn := ServicePortName(sp.Namespace, sp.Name, sp.PortName)
