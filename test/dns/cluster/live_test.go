@@ -75,7 +75,10 @@ func TestLive(t *testing.T) {
 			if lv.Differences != 0 {
 				t.Errorf("%d differences", lv.Differences)
 			}
-			if c.rounds > 0 && rep.Answer.Rounds != c.rounds {
+			// On a single-stack cluster dual-svc has no IPv6 address: the
+			// IPv6 walk then runs through every candidate (still as
+			// predicted, checked above).
+			if c.rounds > 0 && rep.Answer.Rounds != c.rounds && (e.dual || !strings.Contains(c.name, "IPv6")) {
 				t.Errorf("%d rounds, want %d", rep.Answer.Rounds, c.rounds)
 			}
 		})
