@@ -443,6 +443,7 @@ type machine struct {
 	nchoice int
 	nacts   []string // what the current nft rule did so far
 	nsave   [2]uint32
+	jumps int // jumps and gotos so far (see maxJumps)
 	// IPVS: the hook is to run for this packet; it has forwarded it.
 	ipvsPending, ipvsDone bool
 	// choice, when set, says how this branch was chosen where no
@@ -550,9 +551,23 @@ func (e *evaluator) routeDev(dst netip.Addr) (string, bool) {
 	return dev, best >= 0 && dev != ""
 }
 
-// maxDepth bounds chain nesting; the kernel refuses loops at load time, so
-// only a malformed dump gets here.
-const maxDepth = 128
+// maxDepth bounds chain nesting, and maxJumps the jumps and gotos of one
+// branch; the kernel refuses loops at load time, so only a malformed dump
+// gets there (a chain that gotos itself never nests deeper).
+const (
+	maxDepth = 128
+	maxJumps = 4096
+)
+
+// loop counts a jump or goto and, past maxJumps, abandons the branch.
+func (e *evaluator) loop(m *machine) bool {
+	m.jumps++
+	if m.jumps <= maxJumps {
+		return false
+	}
+	m.uncertain, m.finished, m.verdict = true, true, VerdictNone
+	return true
+}
 
 // step runs m until it finishes or forks. On a fork it returns the
 // alternatives (m itself is abandoned).
@@ -1105,6 +1120,10 @@ func (e *evaluator) apply(m *machine, r *Rule) {
 		return
 	}
 	if ch := m.tbl.Chain(tgt); ch != nil && !ch.Builtin {
+		if e.loop(m) {
+			e.warnRule(r, "more than 4096 jumps and gotos in one walk (a loop?); branch abandoned")
+			return
+		}
 		if r.Goto() {
 			s.Action = "goto " + tgt
 			m.steps = append(m.steps, s)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
@@ -222,6 +223,158 @@ func FuzzPrefilter(f *testing.F) {
 			if ch.n > 0 {
 				checkPrefilterChain(t, rs, ch)
 			}
+		}
+	})
+}
+
+// dumpSeeds reads the recorded dumps matching the globs, and adds cut-off
+// and damaged versions of each.
+func dumpSeeds(f *testing.F, globs ...string) []string {
+	var seeds []string
+	for _, g := range globs {
+		files, _ := filepath.Glob(g)
+		for i, p := range files {
+			if i > 12 {
+				break // enough of each kind
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			seeds = append(seeds, string(b))
+		}
+	}
+	n := len(seeds)
+	for _, s := range seeds[:n] {
+		seeds = append(seeds, s[:len(s)/2], s[:len(s)/3], strings.ReplaceAll(s, "\n", "\r\n"), strings.ReplaceAll(s, "}", ""))
+	}
+	return seeds
+}
+
+// fuzzEvaluate sends a few packets through rs; nothing may panic and every
+// result must be complete.
+func fuzzEvaluate(t *testing.T, rss ...*Ruleset) {
+	for _, hook := range []Hook{HookPrerouting, HookOutput} {
+		for _, dst := range []string{"172.30.0.41", "10.96.0.10", "192.168.0.2", "fd00:10:96::1"} {
+			d := netip.MustParseAddr(dst)
+			src := netip.MustParseAddr("10.0.0.2")
+			if d.Is6() {
+				src = netip.MustParseAddr("fd00::2")
+			}
+			for _, port := range []uint16{80, 53, 3001} {
+				res, err := Evaluate(EvalInput{Rulesets: rss, NodeIPs: []netip.Addr{netip.MustParseAddr("192.168.0.2")},
+					Hook: hook, MaxBranches: 64, Packet: Packet{Src: src, Dst: d, DstPort: port, Proto: "tcp"}})
+				if err != nil {
+					continue
+				}
+				if res.Verdict == "" || res.Path == nil || len(res.Branches) == 0 {
+					t.Fatalf("incomplete result %+v", res)
+				}
+			}
+		}
+	}
+}
+
+// FuzzNFT: nft text, nft -f transactions and nft JSON never make the
+// parser panic or loop; warnings name a real line of text input; what was
+// read can be evaluated.
+func FuzzNFT(f *testing.F) {
+	for _, s := range dumpSeeds(f, "testdata/upstream-nft/*.nft", "testdata/upstream-nft/*.nft.json", "testdata/kube-proxy-nft/*.nft*") {
+		f.Add(s)
+	}
+	txs, _ := filepath.Glob("testdata/upstream-nft/*-L*.json")
+	for _, p := range txs {
+		if strings.HasSuffix(p, ".nft.json") {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var rec upstreamNFTRecord
+		if err := json.Unmarshal(b, &rec); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec.Transaction) // kube-proxy's nft -f input
+		f.Add(rec.Transaction[:len(rec.Transaction)/2])
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		rs, err := ParseNFTString(data, ParseOptions{Source: "fuzz"})
+		if rs == nil {
+			t.Fatal("nil ruleset")
+		}
+		if err != nil {
+			return
+		}
+		lines := strings.Count(data, "\n") + 1
+		for _, w := range rs.Warnings {
+			if w.Source != "fuzz" || w.Message == "" || w.Line < 0 || w.Line > lines {
+				t.Fatalf("bad warning %+v (input has %d lines)", w, lines)
+			}
+		}
+		for _, tb := range rs.NFT.Tables {
+			for _, c := range tb.Chains {
+				if tb.Chain(c.Name) != c {
+					t.Fatalf("chain %q not found by name", c.Name)
+				}
+				for i, r := range c.Rules {
+					if r.Num != i+1 || r.chain != c {
+						t.Fatalf("rule %d of %s numbered %d", i, c.Name, r.Num)
+					}
+				}
+			}
+		}
+		fuzzEvaluate(t, rs)
+	})
+}
+
+// FuzzIPVS: ipvsadm output in any form never makes the parser panic; what
+// was read can be evaluated.
+func FuzzIPVS(f *testing.F) {
+	for _, s := range dumpSeeds(f, "testdata/upstream-ipvs/*-001.ipvsadm-*") {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		rs, err := ParseIPVSString(data, ParseOptions{Source: "fuzz"})
+		if rs == nil {
+			t.Fatal("nil ruleset")
+		}
+		lines := strings.Count(data, "\n") + 1
+		for _, w := range rs.Warnings {
+			if w.Source != "fuzz" || w.Line < 1 || w.Line > lines {
+				t.Fatalf("bad warning %+v", w)
+			}
+		}
+		if err == nil {
+			fuzzEvaluate(t, rs)
+		}
+	})
+}
+
+// FuzzIPSet: ipset save/list output never makes the parser panic, and a
+// set match on what was read never panics either.
+func FuzzIPSet(f *testing.F) {
+	for _, s := range dumpSeeds(f, "testdata/upstream-ipvs/*-001.ipset-*") {
+		f.Add(s)
+	}
+	ipt, _ := os.ReadFile("testdata/upstream-ipvs/TestSvctraceSeedShape-001.iptables-save")
+	rules, err := ParseString(string(ipt), ParseOptions{Source: "rules"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		rs, err := ParseIPSetString(data, ParseOptions{Source: "fuzz"})
+		if rs == nil {
+			t.Fatal("nil ruleset")
+		}
+		lines := strings.Count(data, "\n") + 1
+		for _, w := range rs.Warnings {
+			if w.Source != "fuzz" || w.Line < 1 || w.Line > lines {
+				t.Fatalf("bad warning %+v", w)
+			}
+		}
+		if err == nil {
+			fuzzEvaluate(t, rules, rs)
 		}
 	})
 }

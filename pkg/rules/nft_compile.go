@@ -26,16 +26,44 @@ func (x *nindex) add(key []nval, data *nstmt, val []nval) {
 			exact = false
 		}
 	}
-	if !exact {
+	if !exact || len(x.keys) <= smallSet {
+		// Small sets (kube-proxy's numgen maps: one element per
+		// endpoint) are scanned; the hash is built past smallSet.
 		x.inexact = append(x.inexact, i)
+		if len(x.keys) == smallSet+1 {
+			x.rehash()
+		}
 		return
-	}
-	if x.exact == nil {
-		x.exact = map[string]int{}
 	}
 	if _, dup := x.exact[nkey(key)]; !dup {
 		x.exact[nkey(key)] = i
 	}
+}
+
+// smallSet is the size up to which a set is scanned rather than hashed.
+const smallSet = 64
+
+// rehash moves the exact keys of a set that outgrew smallSet into the
+// hash.
+func (x *nindex) rehash() {
+	x.exact = map[string]int{}
+	kept := x.inexact[:0]
+	for _, i := range x.inexact {
+		exact := true
+		for _, v := range x.keys[i] {
+			if v.wild || (v.isAddr() && v.a0 != v.a1) || (!v.isAddr() && v.s == "" && v.i0 != v.i1) {
+				exact = false
+			}
+		}
+		if !exact {
+			kept = append(kept, i)
+			continue
+		}
+		if _, dup := x.exact[nkey(x.keys[i])]; !dup {
+			x.exact[nkey(x.keys[i])] = i
+		}
+	}
+	x.inexact = kept
 }
 
 // lookup returns the element whose key holds the packet values, or -1.
@@ -43,8 +71,10 @@ func (x *nindex) lookup(pkt []nval) int {
 	if x == nil {
 		return -1
 	}
-	if i, ok := x.exact[nkey(pkt)]; ok {
-		return i
+	if x.exact != nil {
+		if i, ok := x.exact[nkey(pkt)]; ok {
+			return i
+		}
 	}
 	for _, i := range x.inexact {
 		k := x.keys[i]

@@ -290,6 +290,7 @@ func (e *evaluator) nftVerdict(m *machine, r *NFTRule, v *nstmt, fromMap bool) n
 	switch v.verb {
 	case "accept":
 		e.nftEmit(m, r, text)
+		m.accepted = true
 		e.endTable(m)
 		return nDone
 	case "drop":
@@ -310,6 +311,10 @@ func (e *evaluator) nftVerdict(m *machine, r *NFTRule, v *nstmt, fromMap bool) n
 	case "jump", "goto":
 		target := r.chain.table.chainIdx[v.target]
 		e.nftEmit(m, r, text)
+		if e.loop(m) {
+			e.nftWarnRule(r, "more than 4096 jumps and gotos in one walk (a loop?); branch abandoned")
+			return nDone
+		}
 		f := &m.nstack[len(m.nstack)-1]
 		if v.verb == "goto" {
 			*f = nframe{ch: target}

@@ -1,10 +1,8 @@
 package rules
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -12,63 +10,16 @@ import (
 // {"chain": ...}, {"rule": ...}, {"set": ...}, {"map": ...}, ...]}, with
 // rule expressions in libnftables' JSON schema (libnftables-json(5)).
 
-type njObj map[string]json.RawMessage
-
-type njTable struct {
-	Family  string `json:"family"`
-	Name    string `json:"name"`
-	Handle  int    `json:"handle"`
-	Comment string `json:"comment"`
-}
-
-type njChain struct {
-	Family  string          `json:"family"`
-	Table   string          `json:"table"`
-	Name    string          `json:"name"`
-	Handle  int             `json:"handle"`
-	Type    string          `json:"type"`
-	Hook    string          `json:"hook"`
-	Prio    json.RawMessage `json:"prio"`
-	Policy  string          `json:"policy"`
-	Dev     json.RawMessage `json:"dev"`
-	Comment string          `json:"comment"`
-}
-
-type njRule struct {
-	Family  string            `json:"family"`
-	Table   string            `json:"table"`
-	Chain   string            `json:"chain"`
-	Handle  int               `json:"handle"`
-	Comment string            `json:"comment"`
-	Expr    []json.RawMessage `json:"expr"`
-}
-
-type njSet struct {
-	Family  string            `json:"family"`
-	Name    string            `json:"name"`
-	Table   string            `json:"table"`
-	Type    json.RawMessage   `json:"type"`
-	Map     json.RawMessage   `json:"map"`
-	Handle  int               `json:"handle"`
-	Flags   json.RawMessage   `json:"flags"`
-	Timeout json.RawMessage   `json:"timeout"`
-	Comment string            `json:"comment"`
-	Elem    []json.RawMessage `json:"elem"`
-}
-
-type njElement struct {
-	Family string            `json:"family"`
-	Table  string            `json:"table"`
-	Name   string            `json:"name"`
-	Elem   []json.RawMessage `json:"elem"`
-}
-
 // parseNFTJSON reads `nft -j list ruleset` (or `nft -j list table ...`).
+// The document is decoded once into generic values (numbers kept as
+// written) and converted from there: decoding each nested object again
+// from raw bytes made a 5,000-Service dump take seconds.
 func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 	var doc struct {
-		Nftables []njObj `json:"nftables"`
+		Nftables []map[string]any `json:"nftables"`
 	}
 	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
 		return nil, nil, fmt.Errorf("%s: not nft JSON: %w", sourceName(src), jsonErrWhere(text, err))
 	}
@@ -85,107 +36,89 @@ func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 		rs.Tables = append(rs.Tables, t)
 		return t
 	}
-	for k, obj := range doc.Nftables {
-		for kind, raw := range obj {
+	jp := &njp{}
+	for k, o := range doc.Nftables {
+		for kind, raw := range o {
+			v, _ := raw.(map[string]any)
+			if v == nil && kind != "metainfo" {
+				warn("object %d (%s): not an object", k, kind)
+				continue
+			}
+			str := func(key string) string { s, _ := v[key].(string); return s }
+			num := func(key string) int { n, _ := jnum(v[key]); return int(n) }
 			switch kind {
 			case "metainfo":
-				var m struct {
-					Version string `json:"version"`
+				if v != nil {
+					rs.Version = str("version")
 				}
-				_ = json.Unmarshal(raw, &m)
-				rs.Version = m.Version
 			case "table":
-				var t njTable
-				if err := json.Unmarshal(raw, &t); err != nil {
-					warn("object %d (table): %v", k, err)
-					continue
-				}
-				tb := table(t.Family, t.Name)
-				tb.Handle, tb.Comment = t.Handle, t.Comment
+				tb := table(str("family"), str("name"))
+				tb.Handle, tb.Comment = num("handle"), str("comment")
 			case "chain":
-				var c njChain
-				if err := json.Unmarshal(raw, &c); err != nil {
-					warn("object %d (chain): %v", k, err)
-					continue
-				}
-				ch := table(c.Family, c.Table).chain(c.Name, 0)
-				ch.Declared, ch.Handle, ch.Comment = true, c.Handle, c.Comment
-				if c.Hook != "" {
-					ch.Type, ch.Hook, ch.Policy = c.Type, c.Hook, c.Policy
+				ch := table(str("family"), str("table")).chain(str("name"), 0)
+				ch.Declared, ch.Handle, ch.Comment = true, num("handle"), str("comment")
+				if hook := str("hook"); hook != "" {
+					ch.Type, ch.Hook, ch.Policy = str("type"), hook, str("policy")
 					if ch.Policy == "" {
 						ch.Policy = "accept"
 					}
-					var n int
-					var s string
-					switch {
-					case json.Unmarshal(c.Prio, &n) == nil:
-						ch.Priority, ch.PriorityText = n, strconv.Itoa(n)
-					case json.Unmarshal(c.Prio, &s) == nil:
-						ch.PriorityText = s
-						pr, ok := parseNFTPriority(strings.Fields(s))
+					switch p := v["prio"].(type) {
+					case json.Number:
+						n, _ := p.Int64()
+						ch.Priority, ch.PriorityText = int(n), p.String()
+					case string:
+						ch.PriorityText = p
+						pr, ok := parseNFTPriority(strings.Fields(p))
 						if !ok {
-							warn("chain %s %s: priority %q not understood; assumed 0", c.Table, c.Name, s)
+							warn("chain %s %s: priority %q not understood; assumed 0", str("table"), ch.Name, p)
 						}
 						ch.Priority = pr
 					}
-					var dev string
-					if json.Unmarshal(c.Dev, &dev) == nil {
-						ch.Device = dev
-					}
+					ch.Device = str("dev")
 				}
 			case "rule":
-				var r njRule
-				if err := json.Unmarshal(raw, &r); err != nil {
-					warn("object %d (rule): %v", k, err)
-					continue
-				}
-				ch := table(r.Family, r.Table).chain(r.Chain, 0)
-				nr := &NFTRule{Handle: r.Handle, Comment: r.Comment, chain: ch}
-				jp := &njp{}
-				for _, e := range r.Expr {
+				ch := table(str("family"), str("table")).chain(str("chain"), 0)
+				nr := &NFTRule{Handle: num("handle"), Comment: str("comment"), chain: ch}
+				jp.bad = nil
+				exprs, _ := v["expr"].([]any)
+				for _, e := range exprs {
 					nr.stmts = append(nr.stmts, jp.stmt(e))
 				}
 				nr.bad = jp.bad
 				nr.Text = printNFTRule(nr)
 				ch.Rules = append(ch.Rules, nr)
 			case "set", "map":
-				var s njSet
-				if err := json.Unmarshal(raw, &s); err != nil {
-					warn("object %d (%s): %v", k, kind, err)
-					continue
+				st := table(str("family"), str("table")).set(str("name"), 0)
+				st.Handle, st.Comment, st.Map = num("handle"), str("comment"), kind == "map"
+				st.KeyType = jsonTypeList(v["type"])
+				st.DataType = jsonTypeList(v["map"])
+				switch f := v["flags"].(type) {
+				case []any:
+					for _, x := range f {
+						if s, ok := x.(string); ok {
+							st.Flags = append(st.Flags, s)
+						}
+					}
+				case string:
+					st.Flags = []string{f}
 				}
-				st := table(s.Family, s.Table).set(s.Name, 0)
-				st.Handle, st.Comment, st.Map = s.Handle, s.Comment, kind == "map"
-				st.KeyType = jsonTypeList(s.Type)
-				st.DataType = jsonTypeList(s.Map)
-				var flags []string
-				var flag string
-				if json.Unmarshal(s.Flags, &flags) == nil {
-					st.Flags = flags
-				} else if json.Unmarshal(s.Flags, &flag) == nil {
-					st.Flags = []string{flag}
+				if to, ok := jnum(v["timeout"]); ok && to > 0 {
+					st.Timeout = fmt.Sprintf("%ds", to)
 				}
-				var to int
-				if json.Unmarshal(s.Timeout, &to) == nil && to > 0 {
-					st.Timeout = strconv.Itoa(to) + "s"
-				}
-				jp := &njp{}
-				for _, e := range s.Elem {
+				jp.bad = nil
+				elems, _ := v["elem"].([]any)
+				for _, e := range elems {
 					st.Elements = append(st.Elements, jp.element(e, st.Map))
 				}
 				for _, b := range jp.bad {
-					warn("set %s %s: element %s not understood", s.Table, s.Name, b)
+					warn("set %s %s: element %s not understood", str("table"), st.Name, b)
 				}
 			case "element":
-				var e njElement
-				if err := json.Unmarshal(raw, &e); err != nil {
-					warn("object %d (element): %v", k, err)
-					continue
-				}
-				st := table(e.Family, e.Table).set(e.Name, 0)
-				jp := &njp{}
-				for _, x := range e.Elem {
-					st.Elements = append(st.Elements, jp.element(x, st.Map))
+				st := table(str("family"), str("table")).set(str("name"), 0)
+				jp.bad = nil
+				elems, _ := v["elem"].([]any)
+				for _, e := range elems {
+					st.Elements = append(st.Elements, jp.element(e, st.Map))
 				}
 			case "flowtable", "counter", "quota", "ct helper", "ct timeout", "ct expectation", "limit", "secmark", "synproxy":
 				warn("%s object not read", kind)
@@ -197,6 +130,25 @@ func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 	return rs, ws, nil
 }
 
+// jnum reads a JSON number (json.Number).
+func jnum(v any) (int64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	x, err := n.Int64()
+	return x, err == nil
+}
+
+// jtext prints a generic JSON value compactly, for messages.
+func jtext(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
 // jsonErrWhere adds the line of a JSON syntax error.
 func jsonErrWhere(text string, err error) error {
 	if se, ok := err.(*json.SyntaxError); ok && se.Offset > 0 && int(se.Offset) <= len(text) {
@@ -205,14 +157,18 @@ func jsonErrWhere(text string, err error) error {
 	return err
 }
 
-func jsonTypeList(raw json.RawMessage) string {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return one
-	}
-	var many []string
-	if json.Unmarshal(raw, &many) == nil {
-		return strings.Join(many, " . ")
+func jsonTypeList(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case []any:
+		var parts []string
+		for _, x := range t {
+			if s, ok := x.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, " . ")
 	}
 	return ""
 }
@@ -220,43 +176,45 @@ func jsonTypeList(raw json.RawMessage) string {
 // njp converts JSON expressions and statements into the rule model.
 type njp struct{ bad []string }
 
-func (j *njp) unknown(raw json.RawMessage, why string) nstmt {
-	s := why + ": " + clip(string(raw))
+func (j *njp) unknown(v any, why string) nstmt {
+	s := why + ": " + clip(jtext(v))
 	j.bad = append(j.bad, s)
 	return nstmt{kind: stUnknown, s: s}
 }
 
-func oneKey(raw json.RawMessage) (string, json.RawMessage, bool) {
-	var m njObj
-	if json.Unmarshal(raw, &m) != nil || len(m) != 1 {
+// oneKey returns the only key of an object and its value.
+func oneKey(v any) (string, any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
 		return "", nil, false
 	}
-	for k, v := range m {
-		return k, v, true
+	for k, x := range m {
+		return k, x, true
 	}
 	return "", nil, false
 }
 
-func (j *njp) stmt(raw json.RawMessage) nstmt {
+func jfield(v any, key string) any {
+	if m, ok := v.(map[string]any); ok {
+		return m[key]
+	}
+	return nil
+}
+
+func jstr(v any, key string) string { s, _ := jfield(v, key).(string); return s }
+
+func (j *njp) stmt(raw any) nstmt {
 	k, v, ok := oneKey(raw)
 	if !ok {
 		return j.unknown(raw, "statement")
 	}
 	switch k {
 	case "match":
-		var m struct {
-			Op    string          `json:"op"`
-			Left  json.RawMessage `json:"left"`
-			Right json.RawMessage `json:"right"`
-		}
-		if json.Unmarshal(v, &m) != nil {
-			return j.unknown(raw, "match")
-		}
-		l, r := j.expr(m.Left), j.expr(m.Right)
+		l, r := j.expr(jfield(v, "left")), j.expr(jfield(v, "right"))
 		if l.kind == exUnknown || r.kind == exUnknown {
 			return j.unknown(raw, "expression")
 		}
-		op := m.Op
+		op := jstr(v, "op")
 		if op == "" {
 			op = "=="
 		}
@@ -265,14 +223,7 @@ func (j *njp) stmt(raw json.RawMessage) nstmt {
 		}
 		return nstmt{kind: stMatch, op: op, left: l, right: r}
 	case "vmap":
-		var m struct {
-			Key  json.RawMessage `json:"key"`
-			Data json.RawMessage `json:"data"`
-		}
-		if json.Unmarshal(v, &m) != nil {
-			return j.unknown(raw, "vmap")
-		}
-		l, r := j.expr(m.Key), j.expr(m.Data)
+		l, r := j.expr(jfield(v, "key")), j.expr(jfield(v, "data"))
 		if l.kind == exUnknown || r.kind == exUnknown {
 			return j.unknown(raw, "vmap")
 		}
@@ -280,73 +231,53 @@ func (j *njp) stmt(raw json.RawMessage) nstmt {
 	case "accept", "drop", "continue", "return":
 		return nstmt{kind: stVerdict, verb: k}
 	case "jump", "goto":
-		var t struct {
-			Target string `json:"target"`
-		}
-		if json.Unmarshal(v, &t) != nil || t.Target == "" {
+		tgt := jstr(v, "target")
+		if tgt == "" {
 			return j.unknown(raw, k)
 		}
-		return nstmt{kind: stVerdict, verb: k, target: t.Target}
+		return nstmt{kind: stVerdict, verb: k, target: tgt}
 	case "reject":
-		var r struct {
-			Type string `json:"type"`
-			Expr string `json:"expr"`
-		}
-		_ = json.Unmarshal(v, &r)
 		st := nstmt{kind: stReject}
-		if r.Type != "" {
-			st.s = strings.TrimSpace(r.Type + " " + r.Expr)
+		if t := jstr(v, "type"); t != "" {
+			st.s = strings.TrimSpace(t + " " + jstr(v, "expr"))
 		}
 		return st
 	case "counter", "log", "quota":
 		return nstmt{kind: stNop, verb: k}
 	case "limit":
-		var l struct {
-			Inv bool `json:"inv"`
-		}
-		_ = json.Unmarshal(v, &l)
-		if l.Inv {
+		if inv, _ := jfield(v, "inv").(bool); inv {
 			return nstmt{kind: stMatch, op: "never", s: "limit rate over"}
 		}
 		return nstmt{kind: stNop, verb: k}
 	case "notrack":
 		return nstmt{kind: stNotrack}
 	case "mangle":
-		var m struct {
-			Key   json.RawMessage `json:"key"`
-			Value json.RawMessage `json:"value"`
-		}
-		if json.Unmarshal(v, &m) != nil {
-			return j.unknown(raw, "mangle")
-		}
-		l, r := j.expr(m.Key), j.expr(m.Value)
+		l, r := j.expr(jfield(v, "key")), j.expr(jfield(v, "value"))
 		if (l.kind != exMeta && l.kind != exCT) || r.kind == exUnknown {
 			return j.unknown(raw, "mangle")
 		}
 		return nstmt{kind: stMangle, left: l, right: r}
 	case "masquerade", "snat", "dnat", "redirect":
-		var n struct {
-			Family string          `json:"family"`
-			Addr   json.RawMessage `json:"addr"`
-			Port   json.RawMessage `json:"port"`
-			Flags  json.RawMessage `json:"flags"`
-		}
-		_ = json.Unmarshal(v, &n)
-		st := nstmt{kind: stNAT, verb: k, family: n.Family}
-		if len(n.Addr) > 0 && string(n.Addr) != "null" {
-			st.addr = j.expr(n.Addr)
+		st := nstmt{kind: stNAT, verb: k, family: jstr(v, "family")}
+		if a := jfield(v, "addr"); a != nil {
+			st.addr = j.expr(a)
 			if st.addr.kind == exUnknown {
 				return j.unknown(raw, k)
 			}
 		}
-		if len(n.Port) > 0 && string(n.Port) != "null" {
-			st.port = j.expr(n.Port)
+		if p := jfield(v, "port"); p != nil {
+			st.port = j.expr(p)
 		}
-		var f string
-		var fs []string
-		if json.Unmarshal(n.Flags, &f) == nil {
+		switch f := jfield(v, "flags").(type) {
+		case string:
 			st.flags = f
-		} else if json.Unmarshal(n.Flags, &fs) == nil {
+		case []any:
+			var fs []string
+			for _, x := range f {
+				if s, ok := x.(string); ok {
+					fs = append(fs, s)
+				}
+			}
 			st.flags = strings.Join(fs, ",")
 		}
 		if (k == "dnat" || k == "snat") && st.addr == nil && st.port == nil {
@@ -354,25 +285,13 @@ func (j *njp) stmt(raw json.RawMessage) nstmt {
 		}
 		return st
 	case "set":
-		var s struct {
-			Op   string          `json:"op"`
-			Elem json.RawMessage `json:"elem"`
-			Set  string          `json:"set"`
-		}
-		if json.Unmarshal(v, &s) != nil {
-			return j.unknown(raw, "set statement")
-		}
-		return nstmt{kind: stSetOp, verb: s.Op, target: strings.TrimPrefix(s.Set, "@"), left: j.expr(s.Elem)}
+		return nstmt{kind: stSetOp, verb: jstr(v, "op"), target: strings.TrimPrefix(jstr(v, "set"), "@"), left: j.expr(jfield(v, "elem"))}
 	case "xt":
-		var x struct {
-			Type string `json:"type"`
-			Name string `json:"name"`
+		typ, name := jstr(v, "type"), jstr(v, "name")
+		if typ == "match" && (name == "comment" || name == "nfacct") {
+			return nstmt{kind: stNop, verb: "xt " + name}
 		}
-		_ = json.Unmarshal(v, &x)
-		if x.Type == "match" && (x.Name == "comment" || x.Name == "nfacct") {
-			return nstmt{kind: stNop, verb: "xt " + x.Name}
-		}
-		s := "xt " + x.Type + " " + x.Name
+		s := "xt " + typ + " " + name
 		j.bad = append(j.bad, s+" (an iptables extension nft cannot show; read this table from iptables-save instead)")
 		return nstmt{kind: stUnknown, s: s}
 	case "queue":
@@ -382,151 +301,118 @@ func (j *njp) stmt(raw json.RawMessage) nstmt {
 }
 
 // expr converts one JSON expression.
-func (j *njp) expr(raw json.RawMessage) *nexpr {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return &nexpr{kind: exUnknown, s: "empty"}
-	}
-	switch raw[0] {
-	case '"':
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		if strings.HasPrefix(s, "@") {
-			return &nexpr{kind: exSetRef, s: s[1:]}
+func (j *njp) expr(raw any) *nexpr {
+	switch x := raw.(type) {
+	case nil:
+		return &nexpr{kind: exUnknown, s: "null"}
+	case string:
+		if strings.HasPrefix(x, "@") {
+			return &nexpr{kind: exSetRef, s: x[1:]}
 		}
-		return &nexpr{kind: exLit, s: s}
-	case '[':
+		return &nexpr{kind: exLit, s: x}
+	case json.Number:
+		return &nexpr{kind: exLit, s: x.String()}
+	case bool:
+		return &nexpr{kind: exLit, s: fmt.Sprint(x)}
+	case []any:
 		// a list of flags (ct state {established, related}) or values
-		var items []json.RawMessage
-		_ = json.Unmarshal(raw, &items)
-		var parts []string
-		for _, it := range items {
-			x := j.expr(it)
-			if x.kind != exLit {
-				return &nexpr{kind: exUnknown, s: string(raw)}
+		parts := make([]string, 0, len(x))
+		for _, it := range x {
+			e := j.expr(it)
+			if e.kind != exLit {
+				return &nexpr{kind: exUnknown, s: clip(jtext(raw))}
 			}
-			parts = append(parts, x.s)
+			parts = append(parts, e.s)
 		}
 		return &nexpr{kind: exLit, s: strings.Join(parts, ",")}
-	case 't', 'f':
-		return &nexpr{kind: exLit, s: string(raw)}
-	case '{':
-	default:
-		return &nexpr{kind: exLit, s: string(raw)} // a number
 	}
 	k, v, ok := oneKey(raw)
 	if !ok {
-		return &nexpr{kind: exUnknown, s: string(raw)}
+		return &nexpr{kind: exUnknown, s: clip(jtext(raw))}
 	}
 	switch k {
 	case "payload":
-		var p struct {
-			Protocol string `json:"protocol"`
-			Field    string `json:"field"`
+		p, f := jstr(v, "protocol"), jstr(v, "field")
+		if fields, ok := payloadFields[p]; ok && fields[f] {
+			return &nexpr{kind: exPayload, a: p, b: f}
 		}
-		_ = json.Unmarshal(v, &p)
-		if f, ok := payloadFields[p.Protocol]; ok && f[p.Field] {
-			return &nexpr{kind: exPayload, a: p.Protocol, b: p.Field}
-		}
-		return &nexpr{kind: exUnknown, s: "payload " + string(v)}
+		return &nexpr{kind: exUnknown, s: "payload " + clip(jtext(v))}
 	case "meta":
-		var m struct {
-			Key string `json:"key"`
+		key := jstr(v, "key")
+		if !metaKeys[key] {
+			return &nexpr{kind: exUnknown, s: "meta " + key}
 		}
-		_ = json.Unmarshal(v, &m)
-		if !metaKeys[m.Key] {
-			return &nexpr{kind: exUnknown, s: "meta " + m.Key}
-		}
-		return &nexpr{kind: exMeta, a: m.Key}
+		return &nexpr{kind: exMeta, a: key}
 	case "ct":
-		var c struct {
-			Key string `json:"key"`
-			Dir string `json:"dir"`
+		key := jstr(v, "key")
+		if !ctKeys[key] {
+			return &nexpr{kind: exUnknown, s: "ct " + key}
 		}
-		_ = json.Unmarshal(v, &c)
-		if !ctKeys[c.Key] {
-			return &nexpr{kind: exUnknown, s: "ct " + c.Key}
-		}
-		return &nexpr{kind: exCT, a: c.Dir, b: c.Key}
+		return &nexpr{kind: exCT, a: jstr(v, "dir"), b: key}
 	case "fib":
-		var f struct {
-			Result string          `json:"result"`
-			Flags  json.RawMessage `json:"flags"`
-		}
-		_ = json.Unmarshal(v, &f)
+		res := jstr(v, "result")
 		var flags []string
-		var one string
-		if json.Unmarshal(f.Flags, &flags) != nil && json.Unmarshal(f.Flags, &one) == nil {
-			flags = []string{one}
+		switch f := jfield(v, "flags").(type) {
+		case string:
+			flags = []string{f}
+		case []any:
+			for _, x := range f {
+				if s, ok := x.(string); ok {
+					flags = append(flags, s)
+				}
+			}
 		}
-		if f.Result != "type" && f.Result != "oif" && f.Result != "oifname" {
-			return &nexpr{kind: exUnknown, s: "fib " + f.Result}
+		if res != "type" && res != "oif" && res != "oifname" {
+			return &nexpr{kind: exUnknown, s: "fib " + res}
 		}
-		return &nexpr{kind: exFib, a: strings.Join(flags, "."), b: f.Result}
+		return &nexpr{kind: exFib, a: strings.Join(flags, "."), b: res}
 	case "numgen":
-		var n struct {
-			Mode   string `json:"mode"`
-			Mod    uint64 `json:"mod"`
-			Offset uint64 `json:"offset"`
-		}
-		_ = json.Unmarshal(v, &n)
-		if n.Mod == 0 {
+		mod, _ := jnum(jfield(v, "mod"))
+		off, _ := jnum(jfield(v, "offset"))
+		if mod <= 0 || off < 0 || mod > 1<<20 {
 			return &nexpr{kind: exUnknown, s: "numgen"}
 		}
-		return &nexpr{kind: exNumgen, a: n.Mode, n: n.Mod, o: n.Offset}
+		return &nexpr{kind: exNumgen, a: jstr(v, "mode"), n: uint64(mod), o: uint64(off)}
 	case "concat":
-		var items []json.RawMessage
-		_ = json.Unmarshal(v, &items)
-		c := &nexpr{kind: exConcat}
+		items, _ := v.([]any)
+		c := &nexpr{kind: exConcat, args: make([]*nexpr, 0, len(items))}
 		for _, it := range items {
-			x := j.expr(it)
-			if x.kind == exUnknown {
-				return x
+			e := j.expr(it)
+			if e.kind == exUnknown {
+				return e
 			}
-			c.args = append(c.args, x)
+			c.args = append(c.args, e)
 		}
 		return c
 	case "prefix":
-		var p struct {
-			Addr string `json:"addr"`
-			Len  int    `json:"len"`
-		}
-		_ = json.Unmarshal(v, &p)
-		return &nexpr{kind: exLit, s: p.Addr + "/" + strconv.Itoa(p.Len)}
+		n, _ := jnum(jfield(v, "len"))
+		return &nexpr{kind: exLit, s: jstr(v, "addr") + "/" + fmt.Sprint(n)}
 	case "range":
-		var items []json.RawMessage
-		_ = json.Unmarshal(v, &items)
+		items, _ := v.([]any)
 		if len(items) != 2 {
 			return &nexpr{kind: exUnknown, s: "range"}
 		}
 		a, b := j.expr(items[0]), j.expr(items[1])
 		return &nexpr{kind: exLit, s: a.s + "-" + b.s}
 	case "set":
-		var items []json.RawMessage
-		if json.Unmarshal(v, &items) != nil {
-			// a single element
-			items = []json.RawMessage{v}
+		items, ok := v.([]any)
+		if !ok {
+			items = []any{v} // a single element
 		}
-		e := &nexpr{kind: exAnon}
+		e := &nexpr{kind: exAnon, elems: make([]nelem, 0, len(items))}
 		for _, it := range items {
 			el := j.element(it, true)
 			e.elems = append(e.elems, nelem{key: el.rawKey, data: el.data, val: el.rawVal, text: el.Text})
 		}
 		return e
 	case "map":
-		var m struct {
-			Key  json.RawMessage `json:"key"`
-			Data json.RawMessage `json:"data"`
-		}
-		_ = json.Unmarshal(v, &m)
-		key, data := j.expr(m.Key), j.expr(m.Data)
+		key, data := j.expr(jfield(v, "key")), j.expr(jfield(v, "data"))
 		if key.kind == exUnknown || data.kind == exUnknown {
 			return &nexpr{kind: exUnknown, s: "map"}
 		}
 		return &nexpr{kind: exBinop, a: "map", args: []*nexpr{key, data}}
 	case "&", "|", "^", "<<", ">>":
-		var items []json.RawMessage
-		_ = json.Unmarshal(v, &items)
+		items, _ := v.([]any)
 		if len(items) < 2 {
 			return &nexpr{kind: exUnknown, s: k}
 		}
@@ -541,49 +427,38 @@ func (j *njp) expr(raw json.RawMessage) *nexpr {
 
 // element converts a set element: a value, a concat, a prefix or range,
 // {"elem": {"val": ..., "comment": ...}}, or [key, data] for maps.
-func (j *njp) element(raw json.RawMessage, isMap bool) NFTElement {
+func (j *njp) element(raw any, isMap bool) NFTElement {
 	var el NFTElement
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '[' {
-		var pair []json.RawMessage
-		if json.Unmarshal(raw, &pair) == nil && len(pair) == 2 {
-			el = j.element(pair[0], false)
-			if k, v, ok := oneKey(pair[1]); ok && (k == "goto" || k == "jump" || k == "accept" || k == "drop" || k == "return" || k == "continue") {
-				st := j.stmt(pair[1])
-				_ = v
-				el.data = &st
-				el.Text += " : " + nftVerdictText(&st)
-			} else {
-				d := j.expr(pair[1])
-				for _, part := range concatParts(d) {
-					el.rawVal = append(el.rawVal, part.s)
-				}
-				el.Text += " : " + strings.Join(el.rawVal, " . ")
+	if pair, ok := raw.([]any); ok && len(pair) == 2 {
+		el = j.element(pair[0], false)
+		if k, _, ok := oneKey(pair[1]); ok && (k == "goto" || k == "jump" || k == "accept" || k == "drop" || k == "return" || k == "continue") {
+			st := j.stmt(pair[1])
+			el.data = &st
+			el.Text += " : " + nftVerdictText(&st)
+		} else {
+			d := j.expr(pair[1])
+			for _, part := range concatParts(d) {
+				el.rawVal = append(el.rawVal, part.s)
 			}
-			return el
+			el.Text += " : " + strings.Join(el.rawVal, " . ")
 		}
+		return el
 	}
 	if k, v, ok := oneKey(raw); ok && k == "elem" {
-		var e struct {
-			Val     json.RawMessage `json:"val"`
-			Comment string          `json:"comment"`
-			Expires int             `json:"expires"`
+		el = j.element(jfield(v, "val"), isMap)
+		el.Comment = jstr(v, "comment")
+		if e, ok := jnum(jfield(v, "expires")); ok && e > 0 {
+			el.Expires = fmt.Sprint(e) + "s"
 		}
-		_ = json.Unmarshal(v, &e)
-		el = j.element(e.Val, isMap)
-		el.Comment = e.Comment
-		if e.Expires > 0 {
-			el.Expires = strconv.Itoa(e.Expires) + "s"
-		}
-		if e.Comment != "" {
-			el.Text += " comment " + strconv.Quote(e.Comment)
+		if el.Comment != "" {
+			el.Text += " comment \"" + el.Comment + "\""
 		}
 		return el
 	}
 	x := j.expr(raw)
 	for _, part := range concatParts(x) {
 		if part.kind != exLit {
-			j.bad = append(j.bad, clip(string(raw)))
+			j.bad = append(j.bad, clip(jtext(raw)))
 			return el
 		}
 		el.rawKey = append(el.rawKey, part.s)

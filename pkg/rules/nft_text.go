@@ -175,6 +175,9 @@ func (p *ntp) run() {
 		case "define", "include", "list", "monitor", "describe", "reset":
 			p.warn(line, "%q statements are not read; line ignored", t.s)
 			p.restOfStatement()
+		case "}":
+			p.warn(line, "unmatched }")
+			p.i++
 		default:
 			p.warn(line, "unrecognised nft statement %q", clip(p.stmtText(p.restOfStatement())))
 		}
