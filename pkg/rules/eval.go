@@ -443,7 +443,7 @@ type machine struct {
 	nchoice int
 	nacts   []string // what the current nft rule did so far
 	nsave   [2]uint32
-	jumps int // jumps and gotos so far (see maxJumps)
+	jumps   int // jumps and gotos so far (see maxJumps)
 	// IPVS: the hook is to run for this packet; it has forwarded it.
 	ipvsPending, ipvsDone bool
 	// choice, when set, says how this branch was chosen where no
