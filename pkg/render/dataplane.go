@@ -81,25 +81,7 @@ func addDataplane(root *node, t *trace.ServiceTrace, s style) {
 // addBriefPath is addPathNode for the trace: only the steps that explain
 // the Service's path (kube-proxy's nat chains and every DNAT, REJECT, DROP
 // or masquerade), without the raw rule text.
-func addBriefPath(parent *node, p *result.PathNode, s style) {
-	for _, st := range p.Steps {
-		if briefStep(st) {
-			parent.add(stepText(st, s))
-		}
-	}
-	for i := range p.Branches {
-		br := &p.Branches[i]
-		prob := s.cyan(br.Fraction)
-		if br.Sticky {
-			prob = s.cyan("sticky")
-		}
-		child := parent.add(fmt.Sprintf("[%s] %s", prob, esc(br.Condition)))
-		addBriefPath(child, &br.Node, s)
-	}
-	if p.Outcome != nil {
-		parent.add(outcomeText(p.Outcome, s))
-	}
-}
+func addBriefPath(parent *node, p *result.PathNode, s style) { addPath(parent, p, s, briefStep) }
 
 func briefStep(st result.Step) bool {
 	a := strings.ToUpper(st.Action)

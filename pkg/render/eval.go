@@ -119,9 +119,18 @@ func verdictStyle(s style, v result.Verdict) string {
 
 // addPathNode adds a path node's steps, then its forks or its outcome, as
 // children of parent.
-func addPathNode(parent *node, p *result.PathNode, s style) {
+func addPathNode(parent *node, p *result.PathNode, s style) { addPath(parent, p, s, nil) }
+
+// addPath is addPathNode with a step filter: when keep is set, only the
+// steps it keeps are shown, without their raw rule text.
+func addPath(parent *node, p *result.PathNode, s style, keep func(result.Step) bool) {
 	for _, st := range p.Steps {
-		parent.add(stepText(st, s), s.dim(esc(st.Raw)))
+		switch {
+		case keep == nil:
+			parent.add(stepText(st, s), s.dim(esc(st.Raw)))
+		case keep(st):
+			parent.add(stepText(st, s))
+		}
 	}
 	for i := range p.Branches {
 		br := &p.Branches[i]
@@ -130,7 +139,7 @@ func addPathNode(parent *node, p *result.PathNode, s style) {
 			prob = s.cyan("sticky")
 		}
 		child := parent.add(fmt.Sprintf("[%s] %s", prob, esc(br.Condition)))
-		addPathNode(child, &br.Node, s)
+		addPath(child, &br.Node, s, keep)
 	}
 	if p.Outcome != nil {
 		parent.add(outcomeText(p.Outcome, s))
