@@ -219,3 +219,130 @@ func TestEvalCommandRealNode(t *testing.T) {
 		t.Errorf("tree without chain labels:\n%s", out)
 	}
 }
+
+// TestEvalCommandNFT runs eval on a real node in kube-proxy's nftables mode
+// (pkg/rules/testdata/kube-proxy-nft, recorded by hack/record-rules.sh with
+// PROXY_MODE=nftables): `--rules` takes nft -j list ruleset and nft list
+// ruleset alike, they give the same answer, and -f names the service-
+// chain and every endpoint after its pod (in nftables mode one chain
+// DNATs to all endpoints with numgen).
+func TestEvalCommandNFT(t *testing.T) {
+	dir := filepath.Join("..", "rules", "testdata", "kube-proxy-nft")
+	var objs struct {
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				ClusterIP string `json:"clusterIP"`
+			} `json:"spec"`
+			Status struct {
+				PodIP string `json:"podIP"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "objects.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &objs); err != nil {
+		t.Fatal(err)
+	}
+	find := func(kind, name string) string {
+		for _, it := range objs.Items {
+			if it.Kind == kind && it.Metadata.Name == name {
+				if kind == "Pod" {
+					return it.Status.PodIP
+				}
+				return it.Spec.ClusterIP
+			}
+		}
+		t.Fatalf("%s %s not recorded", kind, name)
+		return ""
+	}
+	// The node's routes name the output interface, which the harness's
+	// uplink rules (`oifname "eth0" ... drop`) test.
+	var node struct {
+		Routes4 json.RawMessage `json:"routes4"`
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, "node.json"))
+	if err := json.Unmarshal(b, &node); err != nil {
+		t.Fatal(err)
+	}
+	routes := filepath.Join(t.TempDir(), "routes.json")
+	if err := os.WriteFile(routes, node.Routes4, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	results := map[string]string{}
+	for _, file := range []string{"node.nft.json", "node.nft"} {
+		out, errOut, code := runEval(t, "--rules", filepath.Join(dir, file), "--node-ip", "10.250.0.10", "--routes", routes,
+			"--src", find("Pod", "client"), "--dst", find("Service", "clusterip"), "--dport", "80",
+			"-f", filepath.Join(dir, "objects.json"), "-o", "json")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", file, code, errOut)
+		}
+		var res struct {
+			Verdict   string
+			Uncertain bool
+			Endpoints []struct {
+				IP, Label, Fraction, Chain string
+			}
+			Inputs []struct {
+				Format   string
+				Contents []string
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Verdict != "DNAT" || res.Uncertain || len(res.Endpoints) != 3 || len(res.Inputs) != 1 {
+			t.Fatalf("%s: %+v", file, res)
+		}
+		var sum []string
+		for _, e := range res.Endpoints {
+			if !strings.HasPrefix(e.Label, "svct-rules/clusterip pod svct-rules/web-") || e.Fraction != "1/3" || !strings.HasPrefix(e.Chain, "service-") {
+				t.Errorf("%s: endpoint %+v: not labelled with its Service and pod", file, e)
+			}
+			sum = append(sum, e.IP+" "+e.Label+" "+e.Fraction)
+		}
+		results[file] = strings.Join(sum, "\n")
+		if !strings.Contains(strings.Join(res.Inputs[0].Contents, ","), "ip kube-proxy") {
+			t.Errorf("%s: inputs %+v", file, res.Inputs)
+		}
+	}
+	if results["node.nft"] != results["node.nft.json"] {
+		t.Errorf("text and JSON differ:\n%s\n---\n%s", results["node.nft"], results["node.nft.json"])
+	}
+	// A NodePort from outside, as a tree: the golden shows the hook order
+	// (filter-prerouting-pre-dnat, nat-prerouting, the numgen fork,
+	// filter-input is skipped as the DNATed packet is forwarded), the
+	// masquerade mark and the masquerading chain.
+	out, errOut, code := runEval(t, "--rules", filepath.Join(dir, "kube-proxy.nft"), "--node-ip", "10.250.0.10",
+		"--src", "203.0.113.5", "--dst", "10.250.0.10", "--dport", "30090",
+		"-f", filepath.Join(dir, "objects.json"), "--color", "never")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	evalGolden(t, "nft-nodeport-from-outside.txt", strings.ReplaceAll(out, dir+"/", ""))
+}
+
+// TestEvalCommandIPVS runs eval on the seed-shaped IPVS recording
+// (pkg/rules/testdata/upstream-ipvs, hack/record-ipvs.sh): ipvsadm -Ln,
+// ipset save and iptables-save given as three --rules, each detected.
+func TestEvalCommandIPVS(t *testing.T) {
+	base := filepath.Join("..", "rules", "testdata", "upstream-ipvs", "TestSvctraceSeedShape-001")
+	args := []string{"--rules", base + ".ipvsadm-Ln", "--rules", base + ".ipset-save", "--rules", base + ".iptables-save",
+		"--node-ip", "192.168.49.2", "--node-ip", "10.244.0.1", "--node-ip", "10.244.0.0"}
+	out, errOut, code := runEval(t, append(args, "--src", "203.0.113.9", "--dst", "10.244.0.1", "--dport", "30080", "--color", "never")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	evalGolden(t, "ipvs-seed-nodeport.txt", strings.ReplaceAll(out, filepath.Dir(base)+"/", ""))
+	// --stats shows no scheduler: endpoints without invented shares.
+	out, _, code = runEval(t, "--rules", base+".ipvsadm-Ln-stats", "--rules", base+".ipset-list", "--rules", base+".iptables-save",
+		"--node-ip", "192.168.49.2", "--src", "10.244.0.9", "--dst", "10.96.0.10", "--dport", "53", "--proto", "udp", "--color", "never")
+	if code != 0 || !strings.Contains(out, "10.244.0.2:53  ?  ?") || !strings.Contains(out, "give ipvsadm -Ln") {
+		t.Errorf("stats form (exit %d):\n%s", code, out)
+	}
+}

@@ -46,6 +46,17 @@ func EvalTree(w io.Writer, r *result.Result, o Options) error {
 	if len(q.NodeIPs) > 0 {
 		fmt.Fprintf(&b, "node addresses: %s\n", esc(strings.Join(q.NodeIPs, ", ")))
 	}
+	for _, in := range r.Inputs {
+		what := strings.Join(in.Contents, ", ")
+		if !in.Used {
+			what = s.dim("not used: " + in.Family + " only")
+		}
+		src := in.Source
+		if src == "" {
+			src = "-"
+		}
+		fmt.Fprintf(&b, "rules: %s (%s): %s\n", esc(src), esc(in.Format), esc(what))
+	}
 	masq := "no"
 	if r.Masquerade {
 		masq = s.yellow("yes")
@@ -59,8 +70,15 @@ func EvalTree(w io.Writer, r *result.Result, o Options) error {
 		b.WriteString(s.bold("endpoints") + "\n")
 		rows := [][]string{}
 		for _, e := range r.Endpoints {
-			row := []string{"  " + esc(hostPort(e.IP, e.Port)), s.cyan(e.Fraction), fmt.Sprintf("%.1f%%", e.Probability*100)}
+			pct := fmt.Sprintf("%.1f%%", e.Probability*100)
+			if e.Fraction == "?" {
+				pct = "?" // the scheduler decides by state: no share to give
+			}
+			row := []string{"  " + esc(hostPort(e.IP, e.Port)), s.cyan(e.Fraction), pct}
 			var notes []string
+			if e.Choice != "" {
+				notes = append(notes, esc(e.Choice))
+			}
 			if e.Masquerade {
 				notes = append(notes, "masqueraded")
 			}

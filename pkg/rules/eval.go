@@ -1497,7 +1497,62 @@ func (e *evaluator) result() *Result {
 		res.Verdict = VerdictNone
 	}
 	res.Path = buildTree(e.done)
+	res.Inputs = e.inputs()
 	return res
+}
+
+// inputs describes every dump given, what it held and whether it was of
+// the packet's family.
+func (e *evaluator) inputs() []Input {
+	var out []Input
+	for _, rs := range e.in.Rulesets {
+		if rs == nil {
+			continue
+		}
+		in := Input{Source: rs.Source, Format: string(rs.Format), Family: rs.Family.String(), Contents: []string{},
+			Used: rs.Family == FamilyUnknown || rs.Family == e.family}
+		if rs.Family == FamilyUnknown {
+			in.Family = "any"
+		}
+		if rs.Backend != BackendUnknown {
+			in.Format += " (" + string(rs.Backend) + ")"
+		}
+		for _, t := range rs.Tables {
+			in.Contents = append(in.Contents, string(t.Name))
+		}
+		if rs.NFT != nil {
+			for _, t := range rs.NFT.Tables {
+				c := t.String()
+				var notes []string
+				if t.IptablesNFT {
+					notes = append(notes, "iptables-nft")
+				}
+				bases := 0
+				for _, ch := range t.Chains {
+					if ch.Base() {
+						bases++
+					}
+				}
+				if bases == 0 {
+					notes = append(notes, "no base chains")
+				} else if (t.Family == "ip" && e.family == IPv6) || (t.Family == "ip6" && e.family == IPv4) || (t.Family != "ip" && t.Family != "ip6" && t.Family != "inet") {
+					notes = append(notes, "not this family")
+				}
+				if len(notes) > 0 {
+					c += " (" + strings.Join(notes, ", ") + ")"
+				}
+				in.Contents = append(in.Contents, c)
+			}
+		}
+		if rs.IPVS != nil {
+			in.Contents = append(in.Contents, fmt.Sprintf("%d IPVS virtual services (%s form)", len(rs.IPVS.Services), rs.IPVS.Form))
+		}
+		if len(rs.IPSets) > 0 {
+			in.Contents = append(in.Contents, fmt.Sprintf("%d ipsets", len(rs.IPSets)))
+		}
+		out = append(out, in)
+	}
+	return out
 }
 
 // buildTree turns the branches into the path tree: the steps they share,

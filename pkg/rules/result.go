@@ -80,6 +80,7 @@ type (
 	PathBranch = result.PathBranch
 	Outcome    = result.Outcome
 	Verdict    = result.Verdict
+	Input      = result.Input
 )
 
 // Verdicts (see result.Verdict).

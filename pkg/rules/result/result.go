@@ -81,6 +81,21 @@ type Result struct {
 	// Branches lists every outcome with its full step list.
 	Branches []Branch  `json:"branches"`
 	Warnings []Warning `json:"warnings"`
+	// Inputs lists the dumps evaluated and what each held, so tables the
+	// packet never reached (a firewall's, a CNI plugin's) are still shown.
+	Inputs []Input `json:"inputs,omitempty"`
+}
+
+// Input is one dump given to the evaluation.
+type Input struct {
+	Source string `json:"source,omitempty"`
+	Format string `json:"format"`
+	Family string `json:"family"`
+	// Used is false for a dump of the other IP family.
+	Used bool `json:"used"`
+	// Contents: its tables ("nat", "ip kube-proxy", "ip filter
+	// (iptables-nft)"), IPVS virtual services or ipsets.
+	Contents []string `json:"contents"`
 }
 
 // Query echoes what was evaluated.
