@@ -22,7 +22,15 @@ import (
 	"github.com/svctrace/kubectl-svc-trace/pkg/trace"
 )
 
-const evalExample = `  # A pod's packet to a ClusterIP, through a node's saved rules
+const evalExample = `  # kube-proxy in nftables mode: the node helper's nft -j list ruleset
+  kubectl svc-trace eval --rules node1.nft.json --node-ip 10.250.0.10 \
+      --src 10.244.0.9 --dst 10.96.202.106 --dport 80
+
+  # IPVS mode: the IPVS table, the ipsets and the remaining iptables rules
+  kubectl svc-trace eval --rules ipvsadm-Ln.txt --rules ipset-save.txt --rules iptables-save.txt \
+      --node-ip 192.168.49.2 --src 203.0.113.9 --dst 192.168.49.2 --dport 30080
+
+  # A pod's packet to a ClusterIP, through a node's saved rules
   kubectl svc-trace eval --rules node1.iptables-save --node-ip 10.250.0.10 \
       --src 10.244.0.9 --dst 10.96.202.106 --dport 80
 
@@ -87,8 +95,9 @@ decision on the DNATed address, then the forward or input hook (output), and pos
 --rules takes, each file auto-detected: iptables-save or ip6tables-save output of either backend
 (legacy or nft), with or without counters; iptables -S output (the table is read from the chain
 policies, or --table); nft list ruleset output or an nft -f file (kube-proxy's nftables mode and
-every other table: iptables-nft's, firewalld's, CNI plugins'); nft -j list ruleset (JSON).
-Repeat it for several files (IPv4 and IPv6, nat and filter, legacy and nft).
+every other table: iptables-nft's, firewalld's, CNI plugins'); nft -j list ruleset (JSON);
+ipvsadm -Ln / -Sn / -Ln --stats / --rate (kube-proxy's IPVS mode, with its ipset save or ipset
+list and its iptables-save as further --rules). Repeat it for several files.
 kube-proxy's load balancing is shown as branches with exact probabilities (three endpoints
 get exactly 1/3 each, from iptables' statistic rules or nftables' numgen), masquerade per
 branch, iptables session affinity as sticky branches (an nft dump holds the affinity sets'
@@ -126,7 +135,7 @@ Exit status:
 
 // AddFlags registers eval's flags.
 func (f *EvalFlags) AddFlags(fs *pflag.FlagSet) {
-	fs.StringSliceVar(&f.Rules, "rules", nil, "Rules file, auto-detected: iptables-save / ip6tables-save (legacy or nft), iptables -S, nft list ruleset (text or -j JSON) or nft -f input; - for stdin. Repeatable.")
+	fs.StringSliceVar(&f.Rules, "rules", nil, "Rules file, auto-detected: iptables-save / ip6tables-save (legacy or nft), iptables -S, nft list ruleset (text or -j JSON), nft -f input, ipvsadm -Ln/-Sn, ipset save/list; - for stdin. Repeatable.")
 	fs.StringVar(&f.Table, "table", "", "Table of iptables -S input that has no chain policies to tell (iptables -t TABLE -S).")
 	fs.StringSliceVar(&f.NodeIPs, "node-ip", nil, "The node's own addresses (with loopback they are addrtype LOCAL and local delivery). Repeatable.")
 	fs.StringVar(&f.Node, "node", "", "The node's name, to tell local endpoints with -f (default: the only Node in the objects).")
@@ -296,7 +305,7 @@ func (o *EvalOptions) readRules(file string) (*rules.Ruleset, error) {
 	}
 	rs, err := rules.ParseAny(r, rules.ParseOptions{Source: file, Table: o.TableHint})
 	if errors.Is(err, rules.ErrNoRules) {
-		return nil, fmt.Errorf("%s: not a dump this command reads (iptables-save, iptables -S, nft list ruleset, nft -j list ruleset, nft -f input)", file)
+		return nil, fmt.Errorf("%s: not a dump this command reads (iptables-save, iptables -S, nft list ruleset, nft -j list ruleset, nft -f input, ipvsadm -Ln/-Sn, ipset save/list)", file)
 	}
 	return rs, err
 }

@@ -26,13 +26,13 @@ func (x *nindex) add(key []nval, data *nstmt, val []nval) {
 			exact = false
 		}
 	}
-	if !exact || len(x.keys) <= smallSet {
+	if len(x.keys) == smallSet+1 {
+		x.rehash() // the set outgrew scanning: hash what it has
+	}
+	if !exact || x.exact == nil {
 		// Small sets (kube-proxy's numgen maps: one element per
 		// endpoint) are scanned; the hash is built past smallSet.
 		x.inexact = append(x.inexact, i)
-		if len(x.keys) == smallSet+1 {
-			x.rehash()
-		}
 		return
 	}
 	if _, dup := x.exact[nkey(key)]; !dup {

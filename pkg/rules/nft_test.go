@@ -240,3 +240,35 @@ func TestDetectAnyFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestNFTIndex: sets are scanned while small and hashed once they grow
+// (kube-proxy's service-ips map holds one element per service port);
+// intervals are found either way.
+func TestNFTIndex(t *testing.T) {
+	for _, n := range []int{3, smallSet, smallSet + 1, 500} {
+		x := &nindex{}
+		for i := 0; i < n; i++ {
+			key := []nval{nvAddr(netip.AddrFrom4([4]byte{10, 96, byte(i >> 8), byte(i)})), nvInt(tyProto, protoTCP), nvInt(tyPort, 80)}
+			if i == n/2 {
+				v, _ := parseLiteral(tyAddr4, "10.200.0.0/16")
+				key[0] = v
+			}
+			x.add(key, nil, nil)
+		}
+		for i := 0; i < n; i++ {
+			a := netip.AddrFrom4([4]byte{10, 96, byte(i >> 8), byte(i)})
+			if i == n/2 {
+				a = netip.MustParseAddr("10.200.3.4")
+			}
+			if got := x.lookup([]nval{nvAddr(a), nvInt(tyProto, protoTCP), nvInt(tyPort, 80)}); got != i {
+				t.Errorf("n=%d: %s found at %d, want %d", n, a, got, i)
+			}
+		}
+		if got := x.lookup([]nval{nvAddr(netip.MustParseAddr("10.96.0.1")), nvInt(tyProto, protoUDP), nvInt(tyPort, 80)}); got != -1 {
+			t.Errorf("n=%d: a UDP key found at %d", n, got)
+		}
+		if (n > smallSet) != (x.exact != nil) {
+			t.Errorf("n=%d: hashed=%v", n, x.exact != nil)
+		}
+	}
+}

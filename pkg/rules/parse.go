@@ -129,6 +129,18 @@ func (rs *Ruleset) Check() []Warning {
 			out = append(out, c.Warnings()...)
 		}
 	}
+	if rs.NFT != nil {
+		for _, t := range rs.NFT.Tables {
+			for _, c := range t.Chains {
+				for _, r := range c.Rules {
+					for _, p := range r.bad {
+						out = append(out, Warning{Source: rs.Source, Line: r.Line, Table: t.String(), Chain: c.Name, Rule: r.Num,
+							Message: "not understood: " + p})
+					}
+				}
+			}
+		}
+	}
 	return out
 }
 
