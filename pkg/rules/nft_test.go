@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -269,6 +270,48 @@ func TestNFTIndex(t *testing.T) {
 		}
 		if (n > smallSet) != (x.exact != nil) {
 			t.Errorf("n=%d: hashed=%v", n, x.exact != nil)
+		}
+	}
+}
+
+// TestEvaluateNFTAndIPVSConcurrently: nft and IPVS rulesets, like iptables
+// ones, are shared by concurrent evaluations (run with -race).
+func TestEvaluateNFTAndIPVSConcurrently(t *testing.T) {
+	text, _, svcs := genNFT(nftGenOpts{services: 200, endpoints: 3, nodePortEvery: 4, affinityEvery: 7, localEvery: 5})
+	rs, err := ParseNFTString(text, ParseOptions{Source: "gen"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipvs := loadUpstreamIPVS(t)["TestSvctraceSeedShape-001"]
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for i := g; i < len(svcs); i += 8 {
+				s := svcs[i]
+				res, err := Evaluate(EvalInput{Rulesets: []*Ruleset{rs}, NodeIPs: []netip.Addr{netip.MustParseAddr("10.250.0.10")},
+					Packet: Packet{Src: netip.MustParseAddr("10.128.0.3"), Dst: s.clusterIP, DstPort: uint16(s.port), Proto: "tcp"}})
+				if err == nil && (res.Verdict != VerdictDNAT || len(res.Endpoints) != 3) {
+					err = fmt.Errorf("service %d: %s %d endpoints", i, res.Verdict, len(res.Endpoints))
+				}
+				if err == nil {
+					res, err = Evaluate(EvalInput{Rulesets: []*Ruleset{ipvs.forms[".ipvsadm-Ln"], ipvs.ipsets[".ipset-save"], ipvs.ipt},
+						NodeIPs: []netip.Addr{netip.MustParseAddr("192.168.49.2")},
+						Packet:  Packet{Src: netip.MustParseAddr("10.244.0.9"), Dst: netip.MustParseAddr("10.96.0.10"), DstPort: 53, Proto: "udp"}})
+					if err == nil && len(res.Endpoints) != 2 {
+						err = fmt.Errorf("ipvs: %v", resultEndpoints(res))
+					}
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
 		}
 	}
 }
