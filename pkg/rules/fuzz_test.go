@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -375,6 +376,49 @@ func FuzzIPSet(f *testing.F) {
 		}
 		if err == nil {
 			fuzzEvaluate(t, rules, rs)
+		}
+	})
+}
+
+// jnorm turns jsonDecode's objects into maps, as encoding/json gives them.
+func jnorm(v any) any {
+	switch x := v.(type) {
+	case jobj:
+		m := map[string]any{}
+		for _, kv := range x {
+			m[kv.k] = jnorm(kv.v)
+		}
+		return m
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jnorm(e)
+		}
+		return out
+	}
+	return v
+}
+
+// FuzzJSONDecode: the nft JSON decoder gives what encoding/json gives
+// (numbers as json.Number), and fails where it fails.
+func FuzzJSONDecode(f *testing.F) {
+	for _, s := range dumpSeeds(f, "testdata/upstream-nft/*-L1*.nft.json", "testdata/kube-proxy-nft/node.nft.json") {
+		f.Add(s)
+	}
+	for _, s := range []string{`"a\u00e9\ud83d\ude00\ud800x\\\/"`, `[1, -0.5e+3, true, null, {"a": {"a": 1, "a": 2}}]`, "\"\xff\xfe\"", `{"a":`, `01`, `-`, `1.`, `"\u12"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		got, err := jsonDecode(data)
+		dec := json.NewDecoder(strings.NewReader(data))
+		dec.UseNumber()
+		var want any
+		werr := dec.Decode(&want)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: jsonDecode err %v, encoding/json err %v", data, err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(jnorm(got), want) {
+			t.Fatalf("%q: jsonDecode %#v, encoding/json %#v", data, jnorm(got), want)
 		}
 	})
 }

@@ -15,13 +15,22 @@ import (
 // written) and converted from there: decoding each nested object again
 // from raw bytes made a 5,000-Service dump take seconds.
 func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
-	var doc struct {
-		Nftables []map[string]any `json:"nftables"`
+	top, err := jsonDecode(text)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: not nft JSON: %w", sourceName(src), err)
 	}
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return nil, nil, fmt.Errorf("%s: not nft JSON: %w", sourceName(src), jsonErrWhere(text, err))
+	root, ok := top.(jobj)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: not nft JSON: the document is not an object", sourceName(src))
+	}
+	var items []jobj
+	list, _ := root.get("nftables").([]any)
+	for _, it := range list {
+		o, _ := it.(jobj)
+		items = append(items, o) // a non-object becomes an empty one, reported below
+	}
+	if root.get("nftables") == nil {
+		return nil, nil, fmt.Errorf("%s: not nft JSON: no \"nftables\" array", sourceName(src))
 	}
 	rs := &NFTRuleset{}
 	var ws []Warning
@@ -37,18 +46,22 @@ func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 		return t
 	}
 	jp := &njp{}
-	for k, o := range doc.Nftables {
-		for kind, raw := range o {
-			v, _ := raw.(map[string]any)
-			if v == nil && kind != "metainfo" {
+	for k, o := range items {
+		if len(o) == 0 {
+			warn("object %d: empty or not an object", k)
+		}
+		for _, member := range o {
+			kind, raw := member.k, member.v
+			v, isObj := raw.(jobj)
+			if !isObj && kind != "metainfo" {
 				warn("object %d (%s): not an object", k, kind)
 				continue
 			}
-			str := func(key string) string { s, _ := v[key].(string); return s }
-			num := func(key string) int { n, _ := jnum(v[key]); return int(n) }
+			str := func(key string) string { s, _ := v.get(key).(string); return s }
+			num := func(key string) int { n, _ := jnum(v.get(key)); return int(n) }
 			switch kind {
 			case "metainfo":
-				if v != nil {
+				if isObj {
 					rs.Version = str("version")
 				}
 			case "table":
@@ -62,7 +75,7 @@ func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 					if ch.Policy == "" {
 						ch.Policy = "accept"
 					}
-					switch p := v["prio"].(type) {
+					switch p := v.get("prio").(type) {
 					case json.Number:
 						n, _ := p.Int64()
 						ch.Priority, ch.PriorityText = int(n), p.String()
@@ -80,7 +93,7 @@ func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 				ch := table(str("family"), str("table")).chain(str("chain"), 0)
 				nr := &NFTRule{Handle: num("handle"), Comment: str("comment"), chain: ch}
 				jp.bad = nil
-				exprs, _ := v["expr"].([]any)
+				exprs, _ := v.get("expr").([]any)
 				for _, e := range exprs {
 					nr.stmts = append(nr.stmts, jp.stmt(e))
 				}
@@ -90,9 +103,9 @@ func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 			case "set", "map":
 				st := table(str("family"), str("table")).set(str("name"), 0)
 				st.Handle, st.Comment, st.Map = num("handle"), str("comment"), kind == "map"
-				st.KeyType = jsonTypeList(v["type"])
-				st.DataType = jsonTypeList(v["map"])
-				switch f := v["flags"].(type) {
+				st.KeyType = jsonTypeList(v.get("type"))
+				st.DataType = jsonTypeList(v.get("map"))
+				switch f := v.get("flags").(type) {
 				case []any:
 					for _, x := range f {
 						if s, ok := x.(string); ok {
@@ -102,11 +115,11 @@ func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 				case string:
 					st.Flags = []string{f}
 				}
-				if to, ok := jnum(v["timeout"]); ok && to > 0 {
+				if to, ok := jnum(v.get("timeout")); ok && to > 0 {
 					st.Timeout = fmt.Sprintf("%ds", to)
 				}
 				jp.bad = nil
-				elems, _ := v["elem"].([]any)
+				elems, _ := v.get("elem").([]any)
 				for _, e := range elems {
 					st.Elements = append(st.Elements, jp.element(e, st.Map))
 				}
@@ -116,7 +129,7 @@ func parseNFTJSON(text, src string) (*NFTRuleset, []Warning, error) {
 			case "element":
 				st := table(str("family"), str("table")).set(str("name"), 0)
 				jp.bad = nil
-				elems, _ := v["elem"].([]any)
+				elems, _ := v.get("elem").([]any)
 				for _, e := range elems {
 					st.Elements = append(st.Elements, jp.element(e, st.Map))
 				}
@@ -149,12 +162,21 @@ func jtext(v any) string {
 	return string(b)
 }
 
-// jsonErrWhere adds the line of a JSON syntax error.
-func jsonErrWhere(text string, err error) error {
-	if se, ok := err.(*json.SyntaxError); ok && se.Offset > 0 && int(se.Offset) <= len(text) {
-		return fmt.Errorf("line %d: %w", strings.Count(text[:se.Offset], "\n")+1, err)
+// MarshalJSON prints the object back, members in input order.
+func (o jobj) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, kv := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(kv.k)
+		v, err := json.Marshal(kv.v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
 	}
-	return err
+	return append(b, '}'), nil
 }
 
 func jsonTypeList(v any) string {
@@ -184,19 +206,16 @@ func (j *njp) unknown(v any, why string) nstmt {
 
 // oneKey returns the only key of an object and its value.
 func oneKey(v any) (string, any, bool) {
-	m, ok := v.(map[string]any)
+	m, ok := v.(jobj)
 	if !ok || len(m) != 1 {
 		return "", nil, false
 	}
-	for k, x := range m {
-		return k, x, true
-	}
-	return "", nil, false
+	return m[0].k, m[0].v, true
 }
 
 func jfield(v any, key string) any {
-	if m, ok := v.(map[string]any); ok {
-		return m[key]
+	if m, ok := v.(jobj); ok {
+		return m.get(key)
 	}
 	return nil
 }
