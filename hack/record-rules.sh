@@ -47,6 +47,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
+. "$here/lib-upstream.sh"
 
 MODE=cluster
 case ${1:-} in
@@ -59,24 +60,13 @@ case $PMODE in
 esac
 
 record_upstream() {
-  local out=${1:-$repo/pkg/rules/testdata/upstream} ver=${K8S_VERSION:-v1.36.3} work gomod dir
-  local stage=v0.${ver#v1.}
+  local out=${1:-$repo/pkg/rules/testdata/upstream} ver=${K8S_VERSION:-v1.36.3} work dir
   work=$(mktemp -d)
   trap 'rm -rf "$work"' RETURN
-  mkdir -p "$work/mod" "$work/flows"
+  mkdir -p "$work/flows"
+  dir=$(upstream_module "$work")
   (
     cd "$work/mod"
-    go mod init svctrace-upstream-flows >/dev/null 2>&1
-    gomod=$(go mod download -json "k8s.io/kubernetes@$ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-    for m in $(grep -E '^\s+k8s.io/[a-z0-9-]+ => ./staging' "$gomod" | awk '{print $1}'); do
-      go mod edit -replace="$m=$m@$stage"
-    done
-    go mod edit -require="k8s.io/kubernetes@$ver"
-    dir=$(go mod download -json "k8s.io/kubernetes@$ver" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    # go refuses overlays of module-cache files, so test a writable copy.
-    cp -r "$dir" "$work/k8s"
-    chmod -R u+w "$work/k8s"
-    go mod edit -replace="k8s.io/kubernetes=$work/k8s"
     pkg=$work/k8s/pkg/proxy/iptables
     # The hook: runPacketFlowTests first records what it was given.
     sed 's/^func runPacketFlowTests(t \*testing.T, line int, ipt \*iptablestest.FakeIPTables, nodeIPs \[\]string, testCases \[\]packetFlowTest) {$/&\n\tsvctraceRecordFlows(t, line, ipt, nodeIPs, testCases)/' \
