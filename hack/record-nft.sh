@@ -14,7 +14,9 @@
 #   fixtures (testdata/upstream-nft/<test>.{nft,nft.json}, the flows and the
 #   transaction in <test>.json). Needs root (netns), Go and the module proxy.
 #
-# cluster (default): see record_cluster below.
+# cluster: kube-proxy in nftables mode on the harness cluster, the same
+#   scenarios and traffic as iptables mode — that recorder is shared:
+#   this runs `PROXY_MODE=nftables hack/record-rules.sh cluster`.
 #
 # Everything created (network namespaces) is removed on exit.
 set -euo pipefail
@@ -23,10 +25,13 @@ repo=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 . "$here/lib-upstream.sh"
 
-MODE=cluster
+MODE=upstream
 case ${1:-} in
   cluster|upstream) MODE=$1; shift ;;
 esac
+if [[ $MODE == cluster ]]; then
+  PROXY_MODE=nftables exec "$here/record-rules.sh" cluster "$@"
+fi
 
 die() { log "ERROR: $*"; exit 1; }
 [[ $(id -u) == 0 ]] || die "must run as root (nft in network namespaces)"
@@ -134,9 +139,4 @@ GO
   log "recorded $n upstream nftables rulesets with $(grep -c '"sourceIP"' "$out"/*.json | awk -F: '{s+=$2} END {print s}') packet flows in $out"
 }
 
-if [[ $MODE == upstream ]]; then
-  record_upstream "${1:-}"
-  exit 0
-fi
-
-die "cluster mode: not written yet"
+record_upstream "${1:-}"
