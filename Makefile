@@ -2,7 +2,7 @@
 GO ?= go
 BIN ?= bin/kubectl-svc_trace
 
-.PHONY: build unit verify e2e dns-harness dns-cluster release-test helper-image test golden clean
+.PHONY: build unit verify e2e dns-harness netns-tests dns-cluster release-test helper-image test golden clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/kubectl-svc_trace
@@ -30,6 +30,12 @@ e2e:
 dns-harness:
 	bash hack/dns-harness.sh
 
+# Root-only checks of pkg/rules against the real kernel: the kube-proxy-shaped
+# nft generator's output as `nft -f` loads and lists it back.
+netns-tests:
+	bash hack/install-deps.sh
+	SVCT_NETNS_TESTS=1 $(GO) test -count=1 ./pkg/rules -run 'TestNFTGenLikeKernel' -v
+
 # pkg/dnssim against a real CoreDNS (built from the Go module proxy, deployed
 # with kubeadm's manifests and Corefile) in the harness cluster, and
 # `dns --live` / `--exec` against it.
@@ -47,7 +53,7 @@ release-test:
 	bash hack/release-test.sh
 
 # Everything CI checks.
-test: unit dns-harness e2e dns-cluster release-test
+test: unit netns-tests dns-harness e2e dns-cluster release-test
 
 clean:
 	rm -rf bin dist
