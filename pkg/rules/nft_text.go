@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -727,13 +728,7 @@ func (p *ntp) removal(verb string, line int32) {
 					s.Elements = nil
 				}
 			} else {
-				kept := p.rs.Tables[:0]
-				for _, x := range p.rs.Tables {
-					if x != t {
-						kept = append(kept, x)
-					}
-				}
-				p.rs.Tables = kept
+				p.rs.Tables = slices.DeleteFunc(p.rs.Tables, func(x *NFTTable) bool { return x == t })
 			}
 		}
 	case "chain":
@@ -745,13 +740,7 @@ func (p *ntp) removal(verb string, line int32) {
 				t.chainIdx[name].Rules = nil
 			} else {
 				delete(t.chainIdx, name)
-				kept := t.Chains[:0]
-				for _, c := range t.Chains {
-					if c.Name != name {
-						kept = append(kept, c)
-					}
-				}
-				t.Chains = kept
+				t.Chains = slices.DeleteFunc(t.Chains, func(c *NFTChain) bool { return c.Name == name })
 			}
 		}
 	case "set", "map":
@@ -763,13 +752,7 @@ func (p *ntp) removal(verb string, line int32) {
 				t.setIdx[name].Elements = nil
 			} else {
 				delete(t.setIdx, name)
-				kept := t.Sets[:0]
-				for _, s := range t.Sets {
-					if s.Name != name {
-						kept = append(kept, s)
-					}
-				}
-				t.Sets = kept
+				t.Sets = slices.DeleteFunc(t.Sets, func(x *NFTSet) bool { return x.Name == name })
 			}
 		}
 	case "element":
